@@ -96,9 +96,12 @@ type Options struct {
 //   - mh: Maglev hashing as IPVS mh does it, with a prime table of at least
 //     100 slots per real (DefaultMHSize = 65537 up to 655 reals). Each real
 //     walks its own permutation of the slots, derived from two hashes of its
-//     Addr, claiming weight/gcd slots per round (reduced by a shift when
-//     weights are large, at least one), so shares follow weights and
-//     removing one of N reals moves little more than 1/N of the clients.
+//     Addr, claiming weight/gcd slots per round, so shares follow weights
+//     and removing one of N reals moves little more than 1/N of the
+//     clients. As in IPVS, the slots per round are shifted right until the
+//     largest fits in half the bits of the table size (below 256 for
+//     65537), never below one, so weight ratios beyond about 256:1 are
+//     compressed.
 //     The size depends on len(reals), not on how many are available, so
 //     passing down reals with weight 0 keeps the table size (and therefore
 //     every other client's slot) stable.
