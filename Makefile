@@ -1,0 +1,56 @@
+# xlb — run `make help` for the targets.
+SHELL := /bin/bash
+GO ?= go
+ARCH_INCLUDE := /usr/include/$(shell uname -m)-linux-gnu
+BPF_CFLAGS := -O2 -g -Wall -Werror -mcpu=v3 -I$(ARCH_INCLUDE)
+export BPF2GO_CC := clang-14
+export BPF2GO_STRIP := llvm-strip-14
+export BPF2GO_CFLAGS := $(BPF_CFLAGS)
+
+.PHONY: help deps generate check-generated build test test-unit lint demo bench clean
+
+## help: list the targets
+help:
+	@grep -E '^## ' Makefile | sed 's/^## //'
+
+## deps: install what building and testing need (Debian/Ubuntu, as root)
+deps:
+	./tools/deps.sh
+
+## generate: rebuild the BPF object and its Go bindings (needs clang-14)
+generate:
+	$(GO) generate ./loader/...
+
+## check-generated: fail if the committed BPF bindings are stale
+check-generated: generate
+	git diff --exit-code -- loader/
+
+## build: build xlbd and xlbctl into bin/
+build:
+	$(GO) build -o bin/ ./cmd/...
+
+## test: everything: deps, lint, stale-bindings check, all test tiers (root)
+test: deps lint check-generated
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+## test-unit: tests that need neither root nor network namespaces
+test-unit:
+	$(GO) test -short -race -count=1 ./...
+
+## lint: gofmt, go vet, clang-format of the BPF sources, no bpf_printk
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	clang-format-14 --dry-run -Werror bpf/*.c bpf/include/*.h
+	@! grep -n 'bpf_printk' bpf/*.c bpf/include/*.h
+
+## demo: build the netns lab, run xlbd in it and show it balancing (root)
+demo: deps
+	$(GO) run ./tools/lab demo
+
+## bench: benchmarks (root); results go to BENCHMARKS.md by hand
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 2000000x ./loader/
+
+clean:
+	rm -rf bin/

@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* nat.h: the LVS-NAT job: pick a real for a new connection (persistence,
+ * selection table), track it, rewrite the destination on the way in and
+ * the source on the way back, and send the frame on. */
+#pragma once
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "csum.h"
+#include "parse.h"
+#include "stats.h"
+#include "xlb_maps.h"
+
+#define NO_REAL 0xffffffff
+
+static __always_inline __u32 now_sec(void)
+{
+	return bpf_ktime_get_coarse_ns() / NSEC_PER_SEC;
+}
+
+/* hash32 mixes a word into a running hash (murmur3's finaliser). */
+static __always_inline __u32 hash32(__u32 h, __u32 v)
+{
+	h ^= v;
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
+/* pick_from_table takes a real from the service's selection table: by
+ * client hash (sh, mh) or by the shared cursor (rr, wrr, lc, wlc). It
+ * skips up to three unavailable entries, which a drain can leave for the
+ * moment before user space swaps in the new table. */
+static __always_inline __u32 pick_from_table(struct service *svc, struct packet *p)
+{
+	__u32 sid = svc->id, zero = 0, n, base, i;
+	__u32 *np, *rid;
+	struct real *r;
+	void *ring;
+
+	ring = bpf_map_lookup_elem(&selection, &sid);
+	if (!ring)
+		return NO_REAL;
+	np = bpf_map_lookup_elem(ring, &zero);
+	if (!np || *np == 0)
+		return NO_REAL;
+	n = *np;
+	if (svc->flags & SERVICE_F_HASH_SOURCE) {
+		base = hash32(0x9e3779b9, p->ip->saddr);
+		if (svc->flags & SERVICE_F_HASH_PORT)
+			base = hash32(base, p->sport);
+	} else {
+		__u32 *cur = bpf_map_lookup_elem(&cursors, &sid);
+
+		if (!cur)
+			return NO_REAL;
+		base = __sync_fetch_and_add(cur, 1);
+	}
+	for (i = 0; i < 4; i++) {
+		__u32 slot = (base + i) % n + 1;
+
+		rid = bpf_map_lookup_elem(ring, &slot);
+		if (!rid)
+			return NO_REAL;
+		r = bpf_map_lookup_elem(&reals, rid);
+		if (r && (r->flags & REAL_F_AVAILABLE))
+			return *rid;
+	}
+	return NO_REAL;
+}
+
+static __always_inline __be32 mask_v4(__be32 addr, __u8 prefix)
+{
+	if (prefix >= 32)
+		return addr;
+	if (prefix == 0)
+		return 0;
+	return addr & bpf_htonl(~0U << (32 - prefix));
+}
+
+/* schedule picks the real for a new connection: the client's persistence
+ * template when it is live and its real still takes connections, else the
+ * selection table (and a new template). */
+static __always_inline __u32 schedule(struct service *svc, struct packet *p, __u32 now)
+{
+	struct persist_key pk;
+	struct persist *t;
+	__u32 rid;
+
+	if (svc->persist_timeout) {
+		__builtin_memset(&pk, 0, sizeof(pk));
+		pk.client.v4 = mask_v4(p->ip->saddr, svc->persist_prefix);
+		pk.service_id = svc->id;
+		t = bpf_map_lookup_elem(&persistence, &pk);
+		if (t && now - t->last_seen <= svc->persist_timeout) {
+			rid = t->real_id;
+			struct real *r = bpf_map_lookup_elem(&reals, &rid);
+
+			if (r && (r->flags & REAL_F_AVAILABLE) && r->service_id == svc->id) {
+				t->last_seen = now;
+				return rid;
+			}
+		}
+	}
+	rid = pick_from_table(svc, p);
+	if (rid != NO_REAL && svc->persist_timeout) {
+		struct persist nt = {.real_id = rid, .last_seen = now};
+
+		bpf_map_update_elem(&persistence, &pk, &nt, BPF_ANY);
+	}
+	return rid;
+}
+
+static __always_inline void real_count(__u32 real_id, __u32 what)
+{
+	struct real_counters *rs = bpf_map_lookup_elem(&real_stats, &real_id);
+
+	if (!rs)
+		return;
+	if (what == CONN_ESTABLISHED)
+		rs->conns_established++;
+	else
+		rs->conns_est_closed++;
+}
+
+/* track_tcp moves a connection's state on TCP flags, IPVS-style: the
+ * client's ACK after its SYN establishes it; FIN or RST from either side
+ * ends it. The compare-and-swap makes each change count exactly once. */
+static __always_inline void track_tcp(struct conn *ct, struct tcphdr *tcp, int from_client)
+{
+	enum conn_state st = ct->state, next;
+
+	if (tcp->rst)
+		next = CONN_CLOSE;
+	else if (tcp->fin)
+		next = (st == CONN_SYN_RECV || st == CONN_ESTABLISHED) ? CONN_FIN_WAIT : st;
+	else if (from_client && st == CONN_SYN_RECV && tcp->ack && !tcp->syn)
+		next = CONN_ESTABLISHED;
+	else
+		return;
+	if (next == st)
+		return;
+	if (__sync_val_compare_and_swap(&ct->state, st, next) != st)
+		return;
+	if (next == CONN_ESTABLISHED)
+		real_count(ct->real_id, CONN_ESTABLISHED);
+	else if (st == CONN_ESTABLISHED)
+		real_count(ct->real_id, CONN_CLOSE);
+}
+
+/* refresh keeps last_seen current to a second, writing at most once a
+ * second; a persistent service's template is kept alive with it (replies
+ * pass svc NULL: the client's own packets keep the template). */
+static __always_inline void refresh(
+    struct conn *ct, struct flow_key *fk, __u32 now, struct service *svc)
+{
+	if (now - ct->last_seen < REFRESH_INTERVAL)
+		return;
+	ct->last_seen = now;
+	if (svc && svc->persist_timeout) {
+		struct persist_key pk;
+		struct persist *t;
+
+		__builtin_memset(&pk, 0, sizeof(pk));
+		pk.client.v4 = mask_v4(fk->client.v4, svc->persist_prefix);
+		pk.service_id = ct->service_id;
+		t = bpf_map_lookup_elem(&persistence, &pk);
+		if (t && t->real_id == ct->real_id)
+			t->last_seen = now;
+	}
+}
+
+static __always_inline void count_bytes(__u32 service_id, __u32 real_id, __u32 len, int in)
+{
+	struct service_counters *ss = bpf_map_lookup_elem(&service_stats, &service_id);
+	struct real_counters *rs = bpf_map_lookup_elem(&real_stats, &real_id);
+
+	if (in) {
+		if (ss) {
+			ss->packets_in++;
+			ss->bytes_in += len;
+		}
+		if (rs) {
+			rs->packets_in++;
+			rs->bytes_in += len;
+		}
+	} else {
+		if (ss) {
+			ss->packets_out++;
+			ss->bytes_out += len;
+		}
+		if (rs) {
+			rs->packets_out++;
+			rs->bytes_out += len;
+		}
+	}
+}
+
+/* rewrite_v4 replaces one address and one port of the datagram (the
+ * destination when dst is set, else the source) and patches the IPv4 and
+ * TCP/UDP checksums incrementally. A UDP checksum of zero means "none"
+ * and stays zero; a computed zero is sent as 0xffff. */
+static __always_inline void rewrite_v4(struct packet *p, int dst, __be32 addr, __be16 port)
+{
+	struct iphdr *ip = p->ip;
+	__be32 old_addr = dst ? ip->daddr : ip->saddr;
+	__be16 old_port = dst ? p->dport : p->sport;
+	__u32 sum;
+
+	sum = csum_add_diff32(csum_start(ip->check), old_addr, addr);
+	ip->check = csum_fold(sum);
+	if (dst)
+		ip->daddr = addr;
+	else
+		ip->saddr = addr;
+
+	if (p->tcp) {
+		sum = csum_add_diff32(csum_start(p->tcp->check), old_addr, addr);
+		sum = csum_add_diff16(sum, old_port, port);
+		p->tcp->check = csum_fold(sum);
+		if (dst)
+			p->tcp->dest = port;
+		else
+			p->tcp->source = port;
+	} else if (p->udp) {
+		if (p->udp->check) {
+			__u16 c;
+
+			sum = csum_add_diff32(csum_start(p->udp->check), old_addr, addr);
+			sum = csum_add_diff16(sum, old_port, port);
+			c = csum_fold(sum);
+			p->udp->check = c ? c : 0xffff;
+		}
+		if (dst)
+			p->udp->dest = port;
+		else
+			p->udp->source = port;
+	}
+}
+
+/* send_v4 finds the next hop of the rewritten datagram and sends it: out
+ * the same interface (XDP_TX) or another (redirect). What the kernel must
+ * do itself (resolve a neighbour, deliver locally, fragment, forward a
+ * tagged frame) gets the frame, already rewritten, with its TTL untouched
+ * for the kernel to decrement. */
+static __always_inline int send_v4(struct xdp_md *ctx, struct packet *p)
+{
+	struct bpf_fib_lookup fib;
+	struct iphdr *ip = p->ip;
+	long rc;
+
+	if (p->tagged)
+		return count(STAT_PASS_VLAN, XDP_PASS);
+
+	__builtin_memset(&fib, 0, sizeof(fib));
+	fib.family = AF_INET;
+	fib.tos = ip->tos;
+	fib.l4_protocol = ip->protocol;
+	fib.tot_len = bpf_ntohs(ip->tot_len);
+	fib.ipv4_src = ip->saddr;
+	fib.ipv4_dst = ip->daddr;
+	fib.ifindex = ctx->ingress_ifindex;
+
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	switch (rc) {
+	case BPF_FIB_LKUP_RET_SUCCESS:
+		break;
+	case BPF_FIB_LKUP_RET_BLACKHOLE:
+	case BPF_FIB_LKUP_RET_UNREACHABLE:
+	case BPF_FIB_LKUP_RET_PROHIBIT:
+		return count(STAT_DROP_UNREACHABLE, XDP_DROP);
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+		return count(STAT_PASS_NO_NEIGH, XDP_PASS);
+	default:
+		return count(STAT_PASS_FIB, XDP_PASS);
+	}
+
+	ip_ttl_dec(ip);
+	__builtin_memcpy(p->eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(p->eth->h_source, fib.smac, ETH_ALEN);
+	if (fib.ifindex == ctx->ingress_ifindex)
+		return count(STAT_FWD_TX, XDP_TX);
+	return count(STAT_FWD_REDIRECT, bpf_redirect(fib.ifindex, 0));
+}
+
+/* forward_v4 handles a frame addressed to a virtual service. */
+static __always_inline int forward_v4(struct xdp_md *ctx, struct packet *p, struct service *svc)
+{
+	struct flow_key fk;
+	struct conn *ct, nc;
+	__u32 now = now_sec();
+	int syn = p->tcp && p->tcp->syn && !p->tcp->ack;
+
+	if (p->ip->ttl <= 1)
+		return count(STAT_DROP_TTL, XDP_DROP);
+
+	__builtin_memset(&fk, 0, sizeof(fk));
+	fk.client.v4 = p->ip->saddr;
+	fk.vip.v4 = p->ip->daddr;
+	fk.client_port = p->sport;
+	fk.vip_port = p->dport;
+	fk.proto = p->ip->protocol;
+	fk.family = AF_INET;
+
+	ct = bpf_map_lookup_elem(&conntrack, &fk);
+	/* A new SYN on a finished connection's tuple is a new connection. */
+	if (ct && syn && (ct->state == CONN_FIN_WAIT || ct->state == CONN_CLOSE))
+		ct = NULL;
+
+	if (ct) {
+		if (p->tcp)
+			track_tcp(ct, p->tcp, 1);
+		refresh(ct, &fk, now, svc);
+		count_bytes(ct->service_id, ct->real_id, p->len, 1);
+		rewrite_v4(p, 1, ct->real.v4, ct->real_port);
+		return send_v4(ctx, p);
+	}
+
+	if (p->tcp && !syn && !(svc->flags & SERVICE_F_ANY_PACKET))
+		return count(STAT_PASS_TCP_NO_CONN, XDP_PASS);
+
+	__u32 rid = schedule(svc, p, now);
+	struct real *r = bpf_map_lookup_elem(&reals, &rid);
+
+	if (rid == NO_REAL || !r)
+		return count(STAT_PASS_NO_REAL, XDP_PASS);
+
+	__builtin_memset(&nc, 0, sizeof(nc));
+	nc.real = r->addr;
+	nc.real_port = r->port;
+	nc.service_id = svc->id;
+	nc.real_id = rid;
+	nc.last_seen = now;
+	if (!p->tcp)
+		nc.state = CONN_UDP;
+	else if (syn)
+		nc.state = CONN_SYN_RECV;
+	else
+		nc.state = CONN_ESTABLISHED;
+	if (bpf_map_update_elem(&conntrack, &fk, &nc, BPF_ANY))
+		return count(STAT_DROP_CONNTRACK, XDP_DROP);
+
+	struct service_counters *ss = bpf_map_lookup_elem(&service_stats, &svc->id);
+	struct real_counters *rs = bpf_map_lookup_elem(&real_stats, &rid);
+
+	if (ss)
+		ss->conns++;
+	if (rs) {
+		rs->conns++;
+		if (nc.state == CONN_ESTABLISHED)
+			rs->conns_established++;
+	}
+	count_bytes(svc->id, rid, p->len, 1);
+	rewrite_v4(p, 1, nc.real.v4, nc.real_port);
+	return send_v4(ctx, p);
+}
+
+/* reverse_v4 handles a frame from a real server's service port: if it
+ * belongs to a tracked connection its source becomes the VIP again. It
+ * returns CONTINUE for frames that are not replies of ours. */
+static __always_inline int reverse_v4(struct xdp_md *ctx, struct packet *p, struct real_vip_set *rv)
+{
+	struct flow_key fk;
+	struct conn *ct = NULL;
+	__u32 i, n = rv->count;
+
+	__builtin_memset(&fk, 0, sizeof(fk));
+	fk.client.v4 = p->ip->daddr;
+	fk.client_port = p->dport;
+	fk.proto = p->ip->protocol;
+	fk.family = AF_INET;
+
+	for (i = 0; i < MAX_VIPS_PER_REAL; i++) {
+		if (i >= n)
+			break;
+		fk.vip = rv->vips[i].vip;
+		fk.vip_port = rv->vips[i].port;
+		ct = bpf_map_lookup_elem(&conntrack, &fk);
+		if (ct && ct->real.v4 == p->ip->saddr && ct->real_port == p->sport)
+			break;
+		ct = NULL;
+	}
+	if (!ct)
+		return CONTINUE;
+
+	if (p->ip->ttl <= 1)
+		return count(STAT_PASS_TTL, XDP_PASS);
+	if (p->tcp)
+		track_tcp(ct, p->tcp, 0);
+	refresh(ct, &fk, now_sec(), NULL);
+	count_bytes(ct->service_id, ct->real_id, p->len, 0);
+	rewrite_v4(p, 0, fk.vip.v4, fk.vip_port);
+	return send_v4(ctx, p);
+}

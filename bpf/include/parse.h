@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* parse.h: bounds-checked Ethernet (+ one VLAN tag), IPv4, TCP and UDP
+ * parsing. Every malformed case ends in a counted verdict: see
+ * docs/dataplane.md for the table. */
+#pragma once
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "stats.h"
+#include "xlb_consts.h"
+
+#define CONTINUE -1
+
+struct vlan_hdr {
+	__be16 tci;
+	__be16 proto;
+};
+
+/* A parsed IPv4 TCP or UDP frame. Exactly one of tcp/udp is set. */
+struct packet {
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	struct tcphdr *tcp;
+	struct udphdr *udp;
+	__be16 sport;
+	__be16 dport;
+	__u32 len;   /* frame length, for byte counters */
+	__u8 tagged; /* carried an 802.1Q/802.1ad tag */
+};
+
+/* parse_eth finds the network header. It returns CONTINUE with *l3_off
+ * and *proto set, or a verdict. */
+static __always_inline int parse_eth(
+    void *data, void *data_end, struct packet *p, __u32 *l3_off, __be16 *proto)
+{
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > data_end)
+		return count(STAT_DROP_TRUNCATED, XDP_DROP);
+	p->eth = eth;
+	*proto = eth->h_proto;
+	*l3_off = sizeof(*eth);
+	if (*proto == bpf_htons(ETH_P_8021Q) || *proto == bpf_htons(ETH_P_8021AD)) {
+		struct vlan_hdr *vh = (void *)(eth + 1);
+
+		if ((void *)(vh + 1) > data_end)
+			return count(STAT_DROP_TRUNCATED, XDP_DROP);
+		*proto = vh->proto;
+		*l3_off += sizeof(*vh);
+		p->tagged = 1;
+	}
+	return CONTINUE;
+}
+
+/* parse_ipv4 checks the IPv4 header and finds the TCP or UDP header. The
+ * frame may be longer than the datagram (Ethernet padding) but not
+ * shorter. IP options are allowed and kept. */
+static __always_inline int parse_ipv4(void *data, void *data_end, struct packet *p, __u32 l3_off)
+{
+	struct iphdr *ip = data + l3_off;
+	__u32 hlen, tot;
+
+	if ((void *)(ip + 1) > data_end)
+		return count(STAT_DROP_TRUNCATED, XDP_DROP);
+	if (ip->version != 4 || ip->ihl < 5)
+		return count(STAT_DROP_BAD_IP, XDP_DROP);
+	hlen = ip->ihl * 4;
+	tot = bpf_ntohs(ip->tot_len);
+	if (tot < hlen || tot > p->len - l3_off)
+		return count(STAT_DROP_BAD_LENGTH, XDP_DROP);
+	p->ip = ip;
+	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
+		return count(STAT_PASS_FRAGMENT, XDP_PASS);
+
+	if (ip->protocol == IPPROTO_TCP) {
+		struct tcphdr *tcp = (void *)ip + hlen;
+
+		if ((void *)(tcp + 1) > data_end)
+			return count(STAT_DROP_TRUNCATED, XDP_DROP);
+		if (tcp->doff < 5 || tcp->doff * 4 > tot - hlen)
+			return count(STAT_DROP_BAD_L4, XDP_DROP);
+		p->tcp = tcp;
+		p->sport = tcp->source;
+		p->dport = tcp->dest;
+		return CONTINUE;
+	}
+	if (ip->protocol == IPPROTO_UDP) {
+		struct udphdr *udp = (void *)ip + hlen;
+		__u32 ulen;
+
+		if ((void *)(udp + 1) > data_end)
+			return count(STAT_DROP_TRUNCATED, XDP_DROP);
+		ulen = bpf_ntohs(udp->len);
+		if (ulen < sizeof(*udp) || ulen > tot - hlen)
+			return count(STAT_DROP_BAD_L4, XDP_DROP);
+		p->udp = udp;
+		p->sport = udp->source;
+		p->dport = udp->dest;
+		return CONTINUE;
+	}
+	return count(STAT_PASS_NOT_SERVICE, XDP_PASS);
+}
