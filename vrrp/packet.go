@@ -63,20 +63,20 @@ type DropReason uint8
 
 // Drop reasons, one per validation rule of RFC 3768 §7.1 / RFC 5798 §7.1.
 const (
-	DropTruncated  DropReason = iota + 1 // shorter than the header or the address list it announces
-	DropLength                           // trailing bytes after the address list
-	DropTTL                              // TTL / hop limit not 255 on a multicast advertisement
-	DropVersion                          // version differs from the instance's
-	DropType                             // type is not advertisement
-	DropVRID                             // no instance with this VRID on the interface
-	DropAuthType                         // v2 auth type differs from the instance's
-	DropAuth                             // v2 password differs
-	DropInterval                         // v2 advertisement interval differs
-	DropChecksum                         // checksum wrong
-	DropAddrList                         // virtual address list differs from the instance's
-	DropDest                             // multicast received by a unicast instance or vice versa
-	DropPeer                             // unicast source not among the unicast peers
-	DropFamily                           // address family differs from the instance's
+	DropTruncated DropReason = iota + 1 // shorter than the header or the address list it announces
+	DropLength                          // trailing bytes after the address list
+	DropTTL                             // TTL / hop limit not 255 on a multicast advertisement
+	DropVersion                         // version differs from the instance's
+	DropType                            // type is not advertisement
+	DropVRID                            // no instance with this VRID on the interface
+	DropAuthType                        // v2 auth type differs from the instance's
+	DropAuth                            // v2 password differs
+	DropInterval                        // v2 advertisement interval differs
+	DropChecksum                        // checksum wrong
+	DropAddrList                        // virtual address list differs from the instance's
+	DropDest                            // multicast received by a unicast instance or vice versa
+	DropPeer                            // unicast source not among the unicast peers
+	DropFamily                          // address family differs from the instance's
 	numDropReasons
 )
 
