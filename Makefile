@@ -1,11 +1,6 @@
 # xlb — run `make help` for the targets.
 SHELL := /bin/bash
 GO ?= go
-ARCH_INCLUDE := /usr/include/$(shell uname -m)-linux-gnu
-BPF_CFLAGS := -O2 -g -Wall -Werror -mcpu=v3 -I$(ARCH_INCLUDE)
-export BPF2GO_CC := clang-14
-export BPF2GO_STRIP := llvm-strip-14
-export BPF2GO_CFLAGS := $(BPF_CFLAGS)
 
 .PHONY: help deps generate check-generated build test test-unit lint demo bench clean
 

@@ -70,15 +70,19 @@ func (o *Options) defaults() {
 // Dataplane is the loaded XDP program and its maps.
 type Dataplane struct {
 	// immutable after Open
-	opts   Options
-	logger *slog.Logger
-	objs   xlbObjects
+	opts       Options
+	logger     *slog.Logger
+	objs       xlbObjects
+	statNames  map[uint64]string // enum stat_id
+	stateNames map[uint64]string // enum conn_state
 
 	mu sync.Mutex // guards everything below
 	// links by interface name
 	links map[string]link.Link
 	// service and real id bookkeeping (service.go)
 	state
+	// real counters at the last GC scan (conntrack.go)
+	base map[uint32]*counterBase
 }
 
 // Open loads the dataplane. With a PinDir it reuses maps pinned there by
@@ -120,6 +124,15 @@ func Open(opts Options, logger *slog.Logger) (*Dataplane, error) {
 	}
 
 	d := &Dataplane{opts: opts, logger: logger, links: map[string]link.Link{}}
+	if d.statNames, err = enumNames(spec, "stat_id", "STAT_"); err != nil {
+		return nil, err
+	}
+	if d.stateNames, err = enumNames(spec, "conn_state", "CONN_"); err != nil {
+		return nil, err
+	}
+	for k, v := range d.stateNames {
+		d.stateNames[k] = strings.ToUpper(v)
+	}
 	err = spec.LoadAndAssign(&d.objs, &copts)
 	if errors.Is(err, ebpf.ErrMapIncompatible) {
 		if !opts.ResetMaps {

@@ -106,6 +106,7 @@ type state struct {
 	reals       map[uint32]*realState
 	nextSvc     uint32
 	nextReal    uint32
+	ncpu        int
 }
 
 func (st *state) init() {
@@ -146,6 +147,11 @@ func (d *Dataplane) allocReal() (uint32, error) {
 // the configuration.
 func (d *Dataplane) restore() error {
 	d.init()
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		return err
+	}
+	d.ncpu = ncpu
 	var (
 		k xlbServiceKey
 		v xlbService
@@ -341,6 +347,9 @@ func (d *Dataplane) SetService(svc Service, reals []Real) error {
 		if err != nil {
 			return fmt.Errorf("service %s: %w", svc.Key, err)
 		}
+		if err := d.zeroCounters(d.objs.ServiceStats, id, make([]xlbServiceCounters, d.ncpu)); err != nil {
+			return err
+		}
 		s = &svcState{id: id, members: map[netip.AddrPort]uint32{}}
 		d.services[svc.Key] = s
 	}
@@ -357,6 +366,9 @@ func (d *Dataplane) SetService(svc Service, reals []Real) error {
 			nid, err := d.allocReal()
 			if err != nil {
 				return fmt.Errorf("service %s: %w", svc.Key, err)
+			}
+			if err := d.zeroCounters(d.objs.RealStats, nid, make([]xlbRealCounters, d.ncpu)); err != nil {
+				return err
 			}
 			rs = &realState{id: nid, svcID: s.id, vip: vip, proto: svc.Key.Proto, addr: r.Addr}
 			d.reals[nid] = rs
