@@ -28,31 +28,81 @@ func (o lcOrder) less(a, b int32) bool {
 }
 
 // plan appends the lc/wlc plan: K successive IPVS choices, each counted as a
-// new inactive connection of the chosen real.
-func (b *Builder) plan(dst []int32, algo Algo, reals []Real, expected, maxEntries int) ([]int32, error) {
+// new inactive connection of the chosen real for the next `establish` picks
+// and as an active one after that.
+func (b *Builder) plan(dst []int32, algo Algo, reals []Real, expected, establish, maxEntries int) ([]int32, error) {
 	m := len(b.avail)
 	if m == 1 {
 		return append(dst, int32(reals[b.avail[0]].ID)), nil
 	}
 	k := max(expected, MinPlan)
 	k = min(k, maxEntries)
+	establish = max(establish, 0)
 	b.loadCosts(algo, reals)
-	o := lcOrder(b.cost)
-	h := grow(b.heap, m)
-	for i := range h {
-		h[i] = int32(i)
+	h := lcHeap{o: lcOrder(b.cost), h: grow(b.heap, m), pos: grow(b.pos, m)}
+	for i := range h.h {
+		h.h[i], h.pos[i] = int32(i), int32(i)
 	}
-	heapInit(h, o)
-	for range k {
-		top := h[0]
-		dst = append(dst, int32(reals[b.avail[top]].ID))
-		if b.cost[top].overhead < math.MaxUint64 {
-			b.cost[top].overhead++
+	h.init()
+	for j := range k {
+		if e := j - establish - 1; e >= 0 && establish < k {
+			// Pick e's handshake has completed: inactive → active.
+			p := h.pos[b.picked[e]]
+			h.o[h.h[p]].overhead = satAdd(h.o[h.h[p]].overhead, 255)
+			h.down(int(p))
 		}
-		heapDown(h, 0, o)
+		top := h.h[0]
+		dst = append(dst, int32(reals[b.avail[top]].ID))
+		if establish < k {
+			b.picked = append(b.picked[:j], top)
+		}
+		h.o[top].overhead = satAdd(h.o[top].overhead, 1)
+		h.down(0)
 	}
-	b.heap = h
+	b.heap, b.pos = h.h, h.pos
 	return dst, nil
+}
+
+func satAdd(a, b uint64) uint64 {
+	if a > math.MaxUint64-b {
+		return math.MaxUint64
+	}
+	return a + b
+}
+
+// lcHeap is a binary min-heap of positions in o that tracks where each
+// position sits, so a key can grow anywhere in the heap.
+type lcHeap struct {
+	o   lcOrder
+	h   []int32 // heap of positions
+	pos []int32 // position → index in h
+}
+
+func (q *lcHeap) init() {
+	for i := len(q.h)/2 - 1; i >= 0; i-- {
+		q.down(i)
+	}
+}
+
+// down restores the heap below i after the key at h[i] grew.
+func (q *lcHeap) down(i int) {
+	n := len(q.h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && q.o.less(q.h[r], q.h[l]) {
+			m = r
+		}
+		if !q.o.less(q.h[m], q.h[i]) {
+			return
+		}
+		q.h[i], q.h[m] = q.h[m], q.h[i]
+		q.pos[q.h[i]], q.pos[q.h[m]] = int32(i), int32(m)
+		i = m
+	}
 }
 
 func (b *Builder) loadCosts(algo Algo, reals []Real) {

@@ -7,9 +7,10 @@ import (
 	"testing"
 )
 
-// referencePlan replays IPVS's decision k times with a linear scan, counting
-// each pick as a new inactive connection.
-func referencePlan(algo Algo, reals []Real, k int) []int32 {
+// referencePlan replays IPVS's decision k times with a linear scan: each
+// pick counts as a new inactive connection for the next `establish` picks
+// and as an active one after that.
+func referencePlan(algo Algo, reals []Real, k, establish int) []int32 {
 	var costs []lcState
 	var ids []int32
 	for _, r := range reals {
@@ -24,9 +25,14 @@ func referencePlan(algo Algo, reals []Real, k int) []int32 {
 		ids = append(ids, int32(r.ID))
 	}
 	out := make([]int32, 0, k)
-	for range k {
+	var picked []int
+	for j := range k {
+		if e := j - establish - 1; e >= 0 && establish < k {
+			costs[picked[e]].overhead += 255
+		}
 		p := ipvsPick(algo, costs)
 		out = append(out, ids[p])
+		picked = append(picked, p)
 		costs[p].overhead++
 	}
 	return out
@@ -48,16 +54,17 @@ func TestPlanMatchesIPVSDecisions(t *testing.T) {
 		}
 		for _, algo := range []Algo{LC, WLC} {
 			k := MinPlan + rng.IntN(2000)
-			tab, err := Build(algo, reals, Options{ExpectedNew: k})
+			establish := []int{0, 1, 3, 17, math.MaxInt}[rng.IntN(5)]
+			tab, err := Build(algo, reals, Options{ExpectedNew: k, EstablishAfter: establish})
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := referencePlan(algo, reals, k)
+			want := referencePlan(algo, reals, k, establish)
 			if countAvail(reals) == 1 { // a single real's plan is just that real
 				want = want[:1]
 			}
 			if !slices.Equal(tab.Entries, want) {
-				t.Fatalf("trial %d %v %+v:\n got %v\nwant %v", trial, algo, reals, tab.Entries[:min(20, len(tab.Entries))], want[:min(20, len(want))])
+				t.Fatalf("trial %d %v establish %d %+v:\n got %v\nwant %v", trial, algo, establish, reals, tab.Entries[:min(20, len(tab.Entries))], want[:min(20, len(want))])
 			}
 		}
 	}
@@ -74,32 +81,39 @@ func countAvail(reals []Real) int {
 }
 
 func TestPlanSemantics(t *testing.T) {
+	const never = math.MaxInt // planned picks stay inactive for the whole plan
 	for _, tc := range []struct {
-		name  string
-		algo  Algo
-		reals []Real
-		want  []int32 // prefix of the plan
+		name      string
+		algo      Algo
+		reals     []Real
+		establish int
+		want      []int32 // prefix of the plan
 	}{
-		{"wlc weights 1 and 3 from idle, ties to the first", WLC, realsW(1, 3), []int32{0, 1, 1, 1, 0, 1, 1, 1, 0}},
-		{"lc ignores weights", LC, realsW(1, 3), []int32{0, 1, 0, 1, 0, 1}},
+		{"wlc weights 1 and 3 from idle, ties to the first", WLC, realsW(1, 3), 0, []int32{0, 1, 1, 1, 0, 1, 1, 1, 0}},
+		{"wlc weights 1 and 3 from idle, picks kept inactive", WLC, realsW(1, 3), never, []int32{0, 1, 1, 1, 0, 1, 1, 1, 0}},
+		{"lc ignores weights", LC, realsW(1, 3), 0, []int32{0, 1, 0, 1, 0, 1}},
 		{"an active connection costs 256 inactive ones", LC,
-			[]Real{{ID: 0, Weight: 1, Active: 1}, {ID: 1, Weight: 1, Inactive: 254}}, []int32{1, 1, 0, 1}},
+			[]Real{{ID: 0, Weight: 1, Active: 1}, {ID: 1, Weight: 1, Inactive: 254}}, never, []int32{1, 1, 0, 1}},
+		{"an inactive pick is cheap until it is established", LC,
+			[]Real{{ID: 0, Weight: 1, Active: 1}, {ID: 1, Weight: 1, Inactive: 200}}, 2, []int32{1, 1, 1, 0, 0, 0, 0}},
+		{"an established pick costs 256", LC,
+			[]Real{{ID: 0, Weight: 1, Active: 1}, {ID: 1, Weight: 1, Inactive: 200}}, 0, []int32{1, 0, 1, 0}},
 		{"the busy real waits until the others catch up", WLC,
-			[]Real{{ID: 0, Weight: 2, Active: 4}, {ID: 1, Weight: 1, Active: 1, Inactive: 255}}, []int32{1, 0, 1, 0, 0}},
+			[]Real{{ID: 0, Weight: 2, Active: 4}, {ID: 1, Weight: 1, Active: 1, Inactive: 255}}, never, []int32{1, 0, 1, 0, 0}},
 		{"quiescent real is never chosen", WLC,
-			[]Real{{ID: 0, Weight: 0}, {ID: 1, Weight: 1, Active: 1000}, {ID: 2, Weight: 1, Active: 1000}}, []int32{1, 2, 1, 2}},
+			[]Real{{ID: 0, Weight: 0}, {ID: 1, Weight: 1, Active: 1000}, {ID: 2, Weight: 1, Active: 1000}}, 0, []int32{1, 2, 1, 2}},
 		{"saturated counters make a real least preferred", WLC,
-			[]Real{{ID: 0, Weight: 100, Active: math.MaxUint64}, {ID: 1, Weight: 1, Active: 1 << 40}}, []int32{1, 1, 1}},
+			[]Real{{ID: 0, Weight: 100, Active: math.MaxUint64}, {ID: 1, Weight: 1, Active: 1 << 40}}, 0, []int32{1, 1, 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tab, err := Build(tc.algo, tc.reals, Options{})
+			tab, err := Build(tc.algo, tc.reals, Options{EstablishAfter: tc.establish})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got := tab.Entries[:len(tc.want)]; !slices.Equal(got, tc.want) {
 				t.Errorf("plan starts %v, want %v", got, tc.want)
 			}
-			if !slices.Equal(tab.Entries, referencePlan(tc.algo, tc.reals, len(tab.Entries))) {
+			if !slices.Equal(tab.Entries, referencePlan(tc.algo, tc.reals, len(tab.Entries), tc.establish)) {
 				t.Errorf("plan differs from the reference")
 			}
 		})

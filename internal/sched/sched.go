@@ -56,6 +56,15 @@ type Options struct {
 	// longer plan costs build time only, while a plan shorter than the
 	// arrivals makes the cursor wrap and repeat it.
 	ExpectedNew int
+	// EstablishAfter is how many of the following lc/wlc picks still see a
+	// planned connection as inactive before it counts as active. IPVS counts
+	// a new TCP connection as inactive until its handshake completes, so
+	// the right value is the number of new connections expected during one
+	// handshake (arrival rate × round-trip time), usually 0 or a few; 0
+	// (also for UDP, which IPVS counts active at once) means the next pick
+	// already sees it active. A value ≥ the plan length keeps every planned
+	// pick inactive for the whole plan.
+	EstablishAfter int
 	// TableSize is the sh or mh table size; 0 picks the default. mh needs a
 	// prime of at least MHSlotsPerReal × len(reals); sh needs at least one
 	// bucket per real. Other algorithms ignore it.
@@ -118,14 +127,16 @@ var builderPool = sync.Pool{New: func() any { return new(Builder) }}
 // Builder builds tables reusing its scratch memory. The zero value is ready
 // to use. A Builder is not safe for concurrent use.
 type Builder struct {
-	avail []int32   // indices into reals of the available reals, in order
-	w     []int64   // per available real: weight used by the algorithm
-	heap  []int32   // heap of positions in avail
-	heap2 []int32   // second heap (wrr)
-	n     []int64   // per available real: picks so far (wrr), state (mh)
-	cost  []lcState // lc/wlc state
-	mh    []mhState // mh permutation state
-	seen  map[int]struct{}
+	avail  []int32   // indices into reals of the available reals, in order
+	w      []int64   // per available real: weight used by the algorithm
+	heap   []int32   // heap of positions in avail
+	heap2  []int32   // second heap (wrr)
+	pos    []int32   // heap index per available real (lc/wlc)
+	picked []int32   // plan so far as positions in avail (lc/wlc)
+	n      []int64   // per available real: picks so far (wrr), state (mh)
+	cost   []lcState // lc/wlc state
+	mh     []mhState // mh permutation state
+	seen   map[int]struct{}
 }
 
 // Build is like the package-level [Build] but appends the entries to
@@ -135,19 +146,26 @@ type Builder struct {
 // lc and wlc build a plan rather than a static table. IPVS decides at each
 // new connection, picking the real with the least active*256+inactive
 // connections (wlc: per unit of weight, compared by cross-multiplication;
-// ties go to the first real), and the new connection immediately counts as
-// one more inactive connection of that real (it is in SYN_RECV). Build
-// replays exactly that decision K times from the counts the dataplane
-// reports now, where K is Options.ExpectedNew clamped to [MinPlan,
-// MaxEntries], counting each pick as a new inactive connection; the K picks
-// in order are the table. The dataplane hands them out in arrival order, so
-// during the next tick the n-th new connection goes where IPVS would have
-// sent it had no connection ended or become established since the rebuild.
+// ties go to the first real); the new connection then counts as one more
+// inactive connection of that real until its handshake completes, and as an
+// active one after that. Build replays exactly that decision K times from
+// the counts the dataplane reports now, where K is Options.ExpectedNew
+// clamped to [MinPlan, MaxEntries]: each pick counts as a new inactive
+// connection for the next Options.EstablishAfter picks and as an active one
+// from then on. The K picks in order are the table. The dataplane hands
+// them out in arrival order, so during the next tick the n-th new
+// connection goes where IPVS would have sent it had no connection ended
+// since the rebuild and every handshake taken EstablishAfter arrivals.
+//
 // The approximation is refreshed every tick (and on every health, drain or
 // weight event) from the real counts, so its error does not accumulate: it
 // is bounded by what changes within one tick. The first k entries of a plan
 // do not depend on K, so overestimating K is harmless; underestimating makes
-// the cursor wrap and repeat the plan until the next rebuild.
+// the cursor wrap and repeat the plan until the next rebuild. Counting every
+// planned pick as inactive for the whole tick (EstablishAfter ≥ K) would
+// overreact: a real that is one active connection behind then receives 256
+// picks instead of one, and the share of new connections drifts several
+// percentage points from IPVS's (see TestTickPlansTrackIPVS).
 func (b *Builder) Build(dst []int32, algo Algo, reals []Real, opts Options) (Table, error) {
 	t := Table{Mode: algo.Mode(), Entries: dst[:0]}
 	if !algo.Valid() {
@@ -175,7 +193,7 @@ func (b *Builder) Build(dst []int32, algo Algo, reals []Real, opts Options) (Tab
 	case WRR:
 		t.Entries, err = b.wrr(t.Entries, reals, maxEntries)
 	case LC, WLC:
-		t.Entries, err = b.plan(t.Entries, algo, reals, opts.ExpectedNew, maxEntries)
+		t.Entries, err = b.plan(t.Entries, algo, reals, opts.ExpectedNew, opts.EstablishAfter, maxEntries)
 	case SH:
 		t.Entries, err = b.sh(t.Entries, reals, opts.TableSize, maxEntries)
 	case MH:

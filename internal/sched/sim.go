@@ -2,6 +2,7 @@ package sched
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -32,6 +33,11 @@ type SimConfig struct {
 	Linger    time.Duration
 	// Tick is the table rebuild period of SimulateTicks (0 means 100 ms).
 	Tick time.Duration
+	// KeepPicksInactive makes SimulateTicks count every planned pick as
+	// inactive for the whole plan (Options.EstablishAfter = MaxInt) instead
+	// of deriving EstablishAfter from the arrival rate and Handshake; for
+	// comparing the two models.
+	KeepPicksInactive bool
 }
 
 // SimResult is what a simulation chose.
@@ -84,7 +90,8 @@ func SimulateIPVS(cfg SimConfig, arrivals []Arrival) (SimResult, error) {
 // SimulateTicks runs the same arrivals through xlb's tick-based tables: at
 // time 0 and every Tick a plan is built with Build from the counts the
 // dataplane holds at that instant and an Estimator fed with the previous
-// tick's arrivals; each arrival takes the next plan entry, wrapping around.
+// tick's arrivals, with EstablishAfter = last tick's arrival rate ×
+// Handshake; each arrival takes the next plan entry, wrapping around.
 func SimulateTicks(cfg SimConfig, arrivals []Arrival) (SimResult, error) {
 	s, err := newSim(cfg, arrivals)
 	if err != nil {
@@ -111,7 +118,13 @@ func SimulateTicks(cfg SimConfig, arrivals []Arrival) (SimResult, error) {
 		for k, r := range cfg.Reals {
 			reals[k] = Real{ID: r.ID, Weight: r.Weight, Active: s.active[k], Inactive: s.inactive[k]}
 		}
-		t, err := b.Build(table.Entries, cfg.Algo, reals, Options{ExpectedNew: est.Next(inTick)})
+		// New connections expected during one handshake, from the last tick.
+		establish := int(float64(inTick) * float64(cfg.Handshake) / float64(tick))
+		if cfg.KeepPicksInactive {
+			establish = math.MaxInt
+		}
+		opts := Options{ExpectedNew: est.Next(inTick), EstablishAfter: establish}
+		t, err := b.Build(table.Entries, cfg.Algo, reals, opts)
 		if err != nil {
 			return err
 		}
