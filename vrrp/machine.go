@@ -369,12 +369,18 @@ func (in *instance) clearTimers() {
 	in.wantMaster = false
 }
 
-// members returns the instances that move with in: its sync group, or in alone.
+// members returns the instances that move with in, in first: its sync
+// group, or in alone.
 func (in *instance) members() []*instance {
+	ms := []*instance{in}
 	if in.group != nil {
-		return in.group.members
+		for _, o := range in.group.members {
+			if o != in {
+				ms = append(ms, o)
+			}
+		}
 	}
-	return []*instance{in}
+	return ms
 }
 
 func (m *Machine) startup(now time.Time, acts *[]Action) {
@@ -384,6 +390,11 @@ func (m *Machine) startup(now time.Time, acts *[]Action) {
 		}
 		if in.faulted() || (in.group != nil && slices.ContainsFunc(in.group.members, (*instance).faulted)) {
 			in.enterFault(now, acts)
+			continue
+		}
+		if in.group == nil && in.priority() == PriorityOwner {
+			// RFC 5798 §6.4.1: the address owner goes straight to master.
+			in.enterMaster(now, acts)
 			continue
 		}
 		in.enterBackup(now, true, acts)
