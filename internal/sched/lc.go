@@ -44,6 +44,16 @@ func (b *Builder) plan(dst []int32, algo Algo, reals []Real, expected, establish
 		h.h[i], h.pos[i] = int32(i), int32(i)
 	}
 	h.init()
+	if establish == 0 { // established before the next pick: +256 at once
+		for range k {
+			top := h.h[0]
+			dst = append(dst, int32(reals[b.avail[top]].ID))
+			h.o[top].overhead = satAdd(h.o[top].overhead, 256)
+			h.down(0)
+		}
+		b.heap, b.pos = h.h, h.pos
+		return dst, nil
+	}
 	for j := range k {
 		if e := j - establish - 1; e >= 0 && establish < k {
 			// Pick e's handshake has completed: inactive → active.

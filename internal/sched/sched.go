@@ -133,9 +133,10 @@ type Builder struct {
 	heap2  []int32   // second heap (wrr)
 	pos    []int32   // heap index per available real (lc/wlc)
 	picked []int32   // plan so far as positions in avail (lc/wlc)
-	n      []int64   // per available real: picks so far (wrr), state (mh)
+	n      []int64   // per available real: picks so far (wrr)
 	cost   []lcState // lc/wlc state
 	mh     []mhState // mh permutation state
+	ids    []uint64  // bitset of seen IDs, all zero between builds
 	seen   map[int]struct{}
 }
 
@@ -220,7 +221,9 @@ func (b *Builder) collect(reals []Real) error {
 			b.avail = append(b.avail, int32(i))
 		}
 	}
-	// Duplicate IDs: pairwise for small services, a reused set otherwise.
+	// Duplicate IDs: pairwise for small services, otherwise a reused bitset
+	// (IDs index the dataplane's reals array, so they are dense), cleared
+	// again word by word.
 	if len(reals) <= 32 {
 		for i := range reals {
 			for j := i + 1; j < len(reals); j++ {
@@ -231,6 +234,31 @@ func (b *Builder) collect(reals []Real) error {
 		}
 		return nil
 	}
+	maxID := 0
+	for i := range reals {
+		maxID = max(maxID, reals[i].ID)
+	}
+	if maxID >= 1<<24 {
+		return b.collectSparse(reals)
+	}
+	b.ids = grow(b.ids, maxID/64+1)
+	var dup error
+	for i := range reals {
+		id := reals[i].ID
+		if b.ids[id/64]&(1<<(id%64)) != 0 {
+			dup = fmt.Errorf("real %d: %w: duplicate id", id, ErrInvalidReal)
+			break
+		}
+		b.ids[id/64] |= 1 << (id % 64)
+	}
+	for i := range reals {
+		b.ids[reals[i].ID/64] = 0
+	}
+	return dup
+}
+
+// collectSparse checks for duplicate IDs with a set, for huge IDs.
+func (b *Builder) collectSparse(reals []Real) error {
 	if b.seen == nil {
 		b.seen = make(map[int]struct{}, len(reals))
 	}

@@ -30,6 +30,15 @@ func farmAddr(i int) netip.AddrPort {
 	return netip.AddrPortFrom(netip.AddrFrom16(a), 80)
 }
 
+// sparseIDs returns n reals with IDs far beyond any reals array.
+func sparseIDs(n int) []Real {
+	rs := realsW(slices.Repeat([]int{1}, n)...)
+	for i := range rs {
+		rs[i].ID += 1 << 25
+	}
+	return rs
+}
+
 func counts(entries []int32) map[int32]int {
 	c := make(map[int32]int)
 	for _, e := range entries {
@@ -53,6 +62,7 @@ func TestBuildRejectsBadInput(t *testing.T) {
 		{"duplicate id", LC, []Real{{ID: 3, Weight: 1}, {ID: 3, Weight: 2}}, Options{}, ErrInvalidReal},
 		{"id beyond int32", RR, []Real{{ID: math.MaxInt32 + 1, Weight: 1}}, Options{}, ErrInvalidReal},
 		{"duplicate id in a large service", RR, append(realsW(slices.Repeat([]int{1}, 40)...), Real{ID: 7, Weight: 1}), Options{}, ErrInvalidReal},
+		{"duplicate huge id in a large service", RR, append(sparseIDs(40), Real{ID: 1<<25 + 7, Weight: 1}), Options{}, ErrInvalidReal},
 		{"mh without address", MH, []Real{{ID: 1, Weight: 1}}, Options{}, ErrInvalidReal},
 		{"mh duplicate address", MH, []Real{{ID: 1, Weight: 1, Addr: farmAddr(1)}, {ID: 2, Weight: 1, Addr: farmAddr(1)}}, Options{}, ErrInvalidReal},
 		{"mh size not prime", MH, realsW(1, 1), Options{TableSize: 1000}, ErrTableSize},
@@ -70,6 +80,20 @@ func TestBuildRejectsBadInput(t *testing.T) {
 				t.Errorf("failed build returned %d entries", len(tab.Entries))
 			}
 		})
+	}
+}
+
+func TestBuildAcceptsDistinctIDs(t *testing.T) {
+	for name, reals := range map[string][]Real{
+		"dense":  realsW(slices.Repeat([]int{1}, 100)...),
+		"sparse": sparseIDs(100),
+	} {
+		var b Builder
+		for range 2 { // the second build must see a clean ID set
+			if _, err := b.Build(nil, RR, reals, Options{}); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
 	}
 }
 
