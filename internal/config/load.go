@@ -448,23 +448,29 @@ func (c *Config) complete() {
 		}
 		for j := range vs.RealServers {
 			rs := &vs.RealServers[j]
-			if rs.Port == 0 {
+			// Ports are inherited only when valid, so that a bad port is
+			// reported once, where it is written.
+			if rs.Port == 0 && vs.Port > 0 && vs.Port <= 65535 {
 				rs.Port = vs.Port
+			}
+			port := 0
+			if rs.Port > 0 && rs.Port <= 65535 {
+				port = rs.Port
 			}
 			rs.InhibitOnFailure = rs.InhibitOnFailure || vs.InhibitOnFailure
 			for k := range rs.HTTPGet {
 				if rs.HTTPGet[k].ConnectPort == 0 {
-					rs.HTTPGet[k].ConnectPort = rs.Port
+					rs.HTTPGet[k].ConnectPort = port
 				}
 			}
 			for k := range rs.SSLGet {
 				if rs.SSLGet[k].ConnectPort == 0 {
-					rs.SSLGet[k].ConnectPort = rs.Port
+					rs.SSLGet[k].ConnectPort = port
 				}
 			}
 			for k := range rs.TCPCheck {
 				if rs.TCPCheck[k].ConnectPort == 0 {
-					rs.TCPCheck[k].ConnectPort = rs.Port
+					rs.TCPCheck[k].ConnectPort = port
 				}
 			}
 			for k := range rs.MiscCheck {

@@ -538,11 +538,15 @@ func splitHostPort(s string, defPort int) (host string, port int, err error) {
 		if err != nil {
 			return "", 0, err
 		}
-		return strings.Trim(f[0], "[]"), p, nil
+		h := unbracket(f[0])
+		if strings.ContainsAny(h, "[]") {
+			return "", 0, bad
+		}
+		return h, p, nil
 	default:
 		return "", 0, bad
 	}
-	if a, err := netip.ParseAddr(strings.Trim(f[0], "[]")); err == nil {
+	if a, err := netip.ParseAddr(unbracket(f[0])); err == nil {
 		return a.String(), defPort, nil
 	}
 	if h, p, err := net.SplitHostPort(f[0]); err == nil {
@@ -559,6 +563,14 @@ func splitHostPort(s string, defPort int) (host string, port int, err error) {
 		return "", 0, bad
 	}
 	return f[0], defPort, nil
+}
+
+// unbracket strips the brackets of "[2001:db8::1]".
+func unbracket(s string) string {
+	if len(s) >= 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		return s[1 : len(s)-1]
+	}
+	return s
 }
 
 func parsePort(s string) (int, error) {
