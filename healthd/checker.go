@@ -1,0 +1,211 @@
+package healthd
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Checker probes one target once. HTTP_GET, SSL_GET, TCP_CHECK and
+// MISC_CHECK each have one; NewChecker builds them.
+type Checker interface {
+	// Check probes once. A nil error means the target passed. weight is
+	// the weight the target reported (MISC_CHECK with misc_dynamic), or -1
+	// when it reports none. Errors are *CheckError values whose Reason is
+	// the short cause.
+	Check(ctx context.Context) (weight int, err error)
+	// String names the checker and its target, e.g. "TCP_CHECK
+	// 192.0.2.100:80".
+	String() string
+}
+
+// CheckError is a failed probe.
+type CheckError struct {
+	// Reason is the short cause, for logs, events and status: "timeout",
+	// "connection refused", "status 503 on /", "digest mismatch on /",
+	// "exit code 1", "TLS error: …".
+	Reason string
+	// Err is the underlying error, if any.
+	Err error
+}
+
+func (e *CheckError) Error() string {
+	if e.Err == nil {
+		return e.Reason
+	}
+	return e.Reason + ": " + e.Err.Error()
+}
+
+func (e *CheckError) Unwrap() error { return e.Err }
+
+func fail(reason string, err error) *CheckError { return &CheckError{Reason: reason, Err: err} }
+
+// reasonOf returns the short cause of a check failure.
+func reasonOf(err error) string {
+	var ce *CheckError
+	if errors.As(err, &ce) {
+		return ce.Reason
+	}
+	return classify(err)
+}
+
+// classify names the cause of a network error the way operators say it.
+func classify(err error) string {
+	var (
+		certErr  *tls.CertificateVerificationError
+		alertErr tls.AlertError
+		recErr   tls.RecordHeaderError
+		unkAuth  x509.UnknownAuthorityError
+		hostErr  x509.HostnameError
+		invErr   x509.CertificateInvalidError
+		netErr   net.Error
+	)
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return "connection reset"
+	case errors.Is(err, syscall.EHOSTUNREACH):
+		return "no route to host"
+	case errors.Is(err, syscall.ENETUNREACH):
+		return "network unreachable"
+	case errors.Is(err, syscall.EADDRINUSE), errors.Is(err, syscall.EADDRNOTAVAIL):
+		return "cannot bind source address"
+	case errors.As(err, &certErr), errors.As(err, &alertErr), errors.As(err, &recErr),
+		errors.As(err, &unkAuth), errors.As(err, &hostErr), errors.As(err, &invErr):
+		return "TLS error: " + strings.TrimPrefix(err.Error(), "tls: ")
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed by peer"
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return "timeout"
+	}
+	return err.Error()
+}
+
+// NewChecker builds the checker of c for a real at addr. Zero fields take
+// keepalived's defaults, as in Monitor.Set.
+func NewChecker(addr netip.AddrPort, c Check) (Checker, error) {
+	n := normalize(c, 0, addr)
+	if err := n.validate(); err != nil {
+		return nil, err
+	}
+	return n.build()
+}
+
+// spec is a Check with its defaults filled in and its target resolved.
+type spec struct {
+	Check
+	Target netip.AddrPort
+	Local  netip.AddrPort
+}
+
+// normalize fills c's defaults from keepalived's and resolves its target.
+func normalize(c Check, vsDelay time.Duration, addr netip.AddrPort) spec {
+	if c.DelayLoop <= 0 {
+		c.DelayLoop = vsDelay
+	}
+	if c.DelayLoop <= 0 {
+		c.DelayLoop = DefaultDelayLoop
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.DelayBeforeRetry <= 0 {
+		c.DelayBeforeRetry = DefaultDelayBeforeRetry(c.Type)
+	}
+	switch {
+	case c.Warmup == 0:
+		c.Warmup = c.DelayLoop
+	case c.Warmup < 0:
+		c.Warmup = 0
+	}
+	if c.MiscTimeout <= 0 {
+		c.MiscTimeout = c.DelayLoop
+	}
+	urls := make([]URL, len(c.URLs))
+	for i, u := range c.URLs {
+		if len(u.StatusCodes) == 0 {
+			u.StatusCodes = []StatusRange{{200, 299}}
+		}
+		u.Digest = strings.ToLower(u.Digest)
+		if u.VirtualHost == "" {
+			u.VirtualHost = c.VirtualHost
+		}
+		urls[i] = u
+	}
+	c.URLs = urls
+	ip := addr.Addr().Unmap()
+	if c.ConnectIP.IsValid() {
+		ip = c.ConnectIP.Unmap()
+	}
+	port := addr.Port()
+	if c.ConnectPort != 0 {
+		port = c.ConnectPort
+	}
+	s := spec{Check: c, Target: netip.AddrPortFrom(ip, port)}
+	if c.BindTo.IsValid() || c.BindPort != 0 {
+		bind := c.BindTo.Unmap()
+		if !bind.IsValid() {
+			bind = netip.IPv4Unspecified()
+			if ip.Is6() {
+				bind = netip.IPv6Unspecified()
+			}
+		}
+		s.Local = netip.AddrPortFrom(bind, c.BindPort)
+	}
+	return s
+}
+
+func (s spec) String() string {
+	if s.Type == MiscCheck {
+		return s.Type.String() + " " + s.MiscPath
+	}
+	return s.Type.String() + " " + s.Target.String()
+}
+
+// build returns the checker for a validated spec.
+func (s spec) build() (Checker, error) {
+	switch s.Type {
+	case HTTPGet, SSLGet:
+		return newHTTPChecker(s)
+	case TCPCheck:
+		return newTCPChecker(s), nil
+	case MiscCheck:
+		return newMiscChecker(s)
+	}
+	return nil, fmt.Errorf("unknown checker type %v", s.Type)
+}
+
+// dialer returns the dialer for network checks: no TCP keepalive (a probe
+// lives for one request) and SO_REUSEADDR when the source port is fixed, so
+// the previous probe's TIME_WAIT does not block the next one.
+func (s spec) dialer() *net.Dialer {
+	d := &net.Dialer{KeepAlive: -1}
+	if s.Local.Port() != 0 {
+		d.Control = func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			if err := rc.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+			}); err != nil {
+				return err
+			}
+			return serr
+		}
+	}
+	return d
+}
