@@ -34,6 +34,7 @@ int xlb_ingress(struct xdp_md *ctx)
 
 	__builtin_memset(&p, 0, sizeof(p));
 	p.len = data_end - data;
+	p.data_end = data_end;
 
 	ret = parse_eth(data, data_end, &p, &l3_off, &proto);
 	if (ret != CONTINUE)

@@ -184,12 +184,13 @@ const (
 	xlbStatIdSTAT_FWD_REDIRECT     xlbStatId = 11
 	xlbStatIdSTAT_DROP_TRUNCATED   xlbStatId = 12
 	xlbStatIdSTAT_DROP_BAD_IP      xlbStatId = 13
-	xlbStatIdSTAT_DROP_BAD_LENGTH  xlbStatId = 14
-	xlbStatIdSTAT_DROP_BAD_L4      xlbStatId = 15
-	xlbStatIdSTAT_DROP_TTL         xlbStatId = 16
-	xlbStatIdSTAT_DROP_UNREACHABLE xlbStatId = 17
-	xlbStatIdSTAT_DROP_CONNTRACK   xlbStatId = 18
-	xlbStatIdSTAT_MAX              xlbStatId = 19
+	xlbStatIdSTAT_DROP_BAD_CSUM    xlbStatId = 14
+	xlbStatIdSTAT_DROP_BAD_LENGTH  xlbStatId = 15
+	xlbStatIdSTAT_DROP_BAD_L4      xlbStatId = 16
+	xlbStatIdSTAT_DROP_TTL         xlbStatId = 17
+	xlbStatIdSTAT_DROP_UNREACHABLE xlbStatId = 18
+	xlbStatIdSTAT_DROP_CONNTRACK   xlbStatId = 19
+	xlbStatIdSTAT_MAX              xlbStatId = 20
 )
 
 type xlbVipPort struct {

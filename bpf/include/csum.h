@@ -5,6 +5,7 @@
 #pragma once
 
 #include <linux/types.h>
+#include <bpf/bpf_helpers.h>
 
 static __always_inline __u16 csum_fold(__u32 sum)
 {
@@ -33,6 +34,33 @@ static __always_inline __u32 csum_add_diff16(__u32 sum, __u16 old, __u16 new)
 static __always_inline __u32 csum_start(__u16 check)
 {
 	return (__u16)~check;
+}
+
+/* ipv4_csum_ok verifies the header checksum, options included: a frame
+ * the dataplane forwards must be one the kernel would have accepted. */
+static __always_inline int ipv4_csum_ok(void *ip, void *data_end, __u32 ihl)
+{
+	__u16 *w = ip;
+	__u32 sum = 0, i;
+
+	if ((void *)(w + 10) > data_end)
+		return 0;
+#pragma unroll
+	for (i = 0; i < 10; i++)
+		sum += w[i];
+	for (i = 10; i < 30; i++) {
+		__u16 *q = w + i;
+
+		if (i >= ihl * 2)
+			break;
+		/* Keep clang from turning the bounds check into arithmetic
+		 * on data_end, which the verifier refuses. */
+		barrier_var(q);
+		if ((void *)(q + 1) > data_end)
+			return 0;
+		sum += *q;
+	}
+	return csum_fold(sum) == 0;
 }
 
 /* ip_ttl_dec decrements the TTL and patches the header checksum as the

@@ -303,6 +303,8 @@ static __always_inline int forward_v4(struct xdp_md *ctx, struct packet *p, stru
 
 	if (p->ip->ttl <= 1)
 		return count(STAT_DROP_TTL, XDP_DROP);
+	if (!ipv4_csum_ok(p->ip, p->data_end, p->ip->ihl))
+		return count(STAT_DROP_BAD_CSUM, XDP_DROP);
 
 	__builtin_memset(&fk, 0, sizeof(fk));
 	fk.client.v4 = p->ip->saddr;
@@ -395,6 +397,8 @@ static __always_inline int reverse_v4(struct xdp_md *ctx, struct packet *p, stru
 
 	if (p->ip->ttl <= 1)
 		return count(STAT_PASS_TTL, XDP_PASS);
+	if (!ipv4_csum_ok(p->ip, p->data_end, p->ip->ihl))
+		return count(STAT_DROP_BAD_CSUM, XDP_DROP);
 	if (p->tcp)
 		track_tcp(ct, p->tcp, 0);
 	refresh(ct, &fk, now_sec(), NULL);

@@ -29,6 +29,7 @@ struct packet {
 	struct iphdr *ip;
 	struct tcphdr *tcp;
 	struct udphdr *udp;
+	void *data_end;
 	__be16 sport;
 	__be16 dport;
 	__u32 len;   /* frame length, for byte counters */

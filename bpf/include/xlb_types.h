@@ -175,6 +175,7 @@ enum stat_id {
 	STAT_FWD_REDIRECT,     /* forwarded to another interface */
 	STAT_DROP_TRUNCATED,   /* frame ends inside a header */
 	STAT_DROP_BAD_IP,      /* IPv4 version/IHL wrong */
+	STAT_DROP_BAD_CSUM,    /* IPv4 header checksum wrong (to/from a service) */
 	STAT_DROP_BAD_LENGTH,  /* IP total length disagrees with the frame */
 	STAT_DROP_BAD_L4,      /* TCP data offset / UDP length wrong */
 	STAT_DROP_TTL,         /* TTL would expire on the way to a real */

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // NS is a named network namespace (visible in `ip netns list`).
@@ -238,4 +240,48 @@ func (n *NS) Bridge(name string, ports ...string) error {
 		}
 	}
 	return n.Up(name)
+}
+
+// Neigh adds a permanent neighbour entry (a static ARP/NDP entry).
+func (n *NS) Neigh(ifname, ip string, mac net.HardwareAddr) error {
+	idx, err := n.LinkIndex(ifname)
+	if err != nil {
+		return err
+	}
+	nb := &netlink.Neigh{
+		LinkIndex:    idx,
+		State:        netlink.NUD_PERMANENT,
+		IP:           netip.MustParseAddr(ip).AsSlice(),
+		HardwareAddr: mac,
+	}
+	if nb.IP.To4() != nil {
+		nb.Family = netlink.FAMILY_V4
+	} else {
+		nb.Family = netlink.FAMILY_V6
+	}
+	if err := n.nl.NeighSet(nb); err != nil {
+		return fmt.Errorf("%s: neighbour %s on %s: %w", n.Name, ip, ifname, err)
+	}
+	return nil
+}
+
+// Blackhole adds a blackhole route for dst (a CIDR).
+func (n *NS) Blackhole(dst string) error {
+	_, ipn, err := parseCIDR(dst)
+	if err != nil {
+		return err
+	}
+	if err := n.nl.RouteAdd(&netlink.Route{Dst: ipn, Type: unix.RTN_BLACKHOLE}); err != nil {
+		return fmt.Errorf("%s: blackhole %s: %w", n.Name, dst, err)
+	}
+	return nil
+}
+
+// MAC returns a link's hardware address.
+func (n *NS) MAC(ifname string) (net.HardwareAddr, error) {
+	l, err := n.nl.LinkByName(ifname)
+	if err != nil {
+		return nil, fmt.Errorf("%s: link %s: %w", n.Name, ifname, err)
+	}
+	return l.Attrs().HardwareAddr, nil
 }
