@@ -19,7 +19,7 @@ func (b *Builder) sh(dst []int32, reals []Real, size, maxEntries int) ([]int32, 
 	if size < m {
 		return dst, fmt.Errorf("%w: %d buckets for %d reals", ErrTableSize, size, m)
 	}
-	if maxEntries > 0 && size > maxEntries {
+	if size > maxEntries {
 		return dst, fmt.Errorf("%w: %d buckets exceed %d entries", ErrTableSize, size, maxEntries)
 	}
 	b.w = grow(b.w, m)
@@ -55,7 +55,7 @@ func (b *Builder) maglev(dst []int32, reals []Real, size, maxEntries int) ([]int
 	} else if size < minSize || !isPrime(size) {
 		return dst, fmt.Errorf("%w: mh needs a prime of at least %d×%d reals, got %d", ErrTableSize, MHSlotsPerReal, len(reals), size)
 	}
-	if maxEntries > 0 && size > maxEntries {
+	if size > maxEntries {
 		return dst, fmt.Errorf("%w: %d slots exceed %d entries", ErrTableSize, size, maxEntries)
 	}
 	for _, i := range b.avail {

@@ -46,6 +46,11 @@ const (
 	DefaultSHSize = 4093
 	// SHSlotsPerReal is the minimum default sh table size per real.
 	SHSlotsPerReal = 16
+	// MaxTableSize bounds every table (64 MiB of entries) whatever
+	// Options say.
+	MaxTableSize = 1 << 24
+	// MaxWeight is the largest weight, as in IPVS (a signed 32-bit int).
+	MaxWeight = math.MaxInt32
 )
 
 // Options tune Build. The zero value is valid.
@@ -71,7 +76,7 @@ type Options struct {
 	TableSize int
 	// MaxEntries bounds len(Entries): wrr and lc/wlc shrink their tables to
 	// fit (0 means DefaultMaxEntries); sh and mh fail with ErrTableSize when
-	// their table would be larger (0 means no limit).
+	// their table would be larger (0 means MaxTableSize, the bound for all).
 	MaxEntries int
 }
 
@@ -185,6 +190,9 @@ func (b *Builder) Build(dst []int32, algo Algo, reals []Real, opts Options) (Tab
 	if maxEntries <= 0 && algo.Mode() == ModeCursor {
 		maxEntries = DefaultMaxEntries
 	}
+	if maxEntries <= 0 || maxEntries > MaxTableSize {
+		maxEntries = MaxTableSize
+	}
 	var err error
 	switch algo {
 	case RR:
@@ -214,8 +222,8 @@ func (b *Builder) collect(reals []Real) error {
 	b.avail = b.avail[:0]
 	for i := range reals {
 		r := &reals[i]
-		if r.Weight < 0 {
-			return fmt.Errorf("real %d: %w: negative weight %d", r.ID, ErrInvalidReal, r.Weight)
+		if r.Weight < 0 || r.Weight > MaxWeight {
+			return fmt.Errorf("real %d: %w: weight %d outside 0..%d", r.ID, ErrInvalidReal, r.Weight, MaxWeight)
 		}
 		if r.ID < 0 || r.ID > math.MaxInt32 {
 			return fmt.Errorf("real %d: %w: id out of range", r.ID, ErrInvalidReal)

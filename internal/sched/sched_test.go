@@ -59,6 +59,8 @@ func TestBuildRejectsBadInput(t *testing.T) {
 		{"no reals", WLC, nil, Options{}, ErrNoReals},
 		{"all quiescent", RR, realsW(0, 0), Options{}, ErrNoReals},
 		{"negative weight", WRR, realsW(1, -1), Options{}, ErrInvalidReal},
+		{"weight beyond ipvs range", WLC, realsW(1, MaxWeight+1), Options{}, ErrInvalidReal},
+		{"sh beyond the size bound", SH, realsW(1), Options{TableSize: MaxTableSize + 1}, ErrTableSize},
 		{"duplicate id", LC, []Real{{ID: 3, Weight: 1}, {ID: 3, Weight: 2}}, Options{}, ErrInvalidReal},
 		{"id beyond int32", RR, []Real{{ID: math.MaxInt32 + 1, Weight: 1}}, Options{}, ErrInvalidReal},
 		{"duplicate id in a large service", RR, append(realsW(slices.Repeat([]int{1}, 40)...), Real{ID: 7, Weight: 1}), Options{}, ErrInvalidReal},
