@@ -64,9 +64,9 @@ func (b *Builder) maglev(dst []int32, reals []Real, size, maxEntries int) ([]int
 		}
 	}
 	// Order by address so the table depends only on the set of reals.
-	slices.SortFunc(b.avail, func(x, y int32) int { return reals[x].Addr.Compare(reals[y].Addr) })
+	slices.SortFunc(b.avail, func(x, y int32) int { return mhKey(reals[x].Addr).Compare(mhKey(reals[y].Addr)) })
 	for k := 1; k < len(b.avail); k++ {
-		if reals[b.avail[k]].Addr == reals[b.avail[k-1]].Addr {
+		if mhKey(reals[b.avail[k]].Addr) == mhKey(reals[b.avail[k-1]].Addr) {
 			return dst, fmt.Errorf("real %d: %w: duplicate address %v", reals[b.avail[k]].ID, ErrInvalidReal, reals[b.avail[k]].Addr)
 		}
 	}
@@ -127,9 +127,14 @@ const (
 	mhSeed2 = 0x9e3779b97f4a7c15 // golden ratio
 )
 
-// addrHash hashes a real's address (IPv4-mapped IPv6 unmapped) and port:
-// FNV-1a over the 16-byte address and big-endian port from seed, finished
-// with the splitmix64 mixer.
+// mhKey is the identity mh hashes and orders by: the address without zone,
+// IPv4-mapped IPv6 as IPv4, and the port.
+func mhKey(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port())
+}
+
+// addrHash hashes a real's mhKey: FNV-1a over the 16-byte address and
+// big-endian port from seed, finished with the splitmix64 mixer.
 func addrHash(ap netip.AddrPort, seed uint64) uint64 {
 	const prime = 0x100000001b3
 	a := ap.Addr().Unmap().As16()

@@ -67,6 +67,8 @@ func TestBuildRejectsBadInput(t *testing.T) {
 		{"duplicate huge id in a large service", RR, append(sparseIDs(40), Real{ID: 1<<25 + 7, Weight: 1}), Options{}, ErrInvalidReal},
 		{"mh without address", MH, []Real{{ID: 1, Weight: 1}}, Options{}, ErrInvalidReal},
 		{"mh duplicate address", MH, []Real{{ID: 1, Weight: 1, Addr: farmAddr(1)}, {ID: 2, Weight: 1, Addr: farmAddr(1)}}, Options{}, ErrInvalidReal},
+		{"mh same address written as mapped ipv6", MH, []Real{{ID: 1, Weight: 1, Addr: netip.MustParseAddrPort("192.0.2.9:80")},
+			{ID: 2, Weight: 1, Addr: netip.MustParseAddrPort("[::ffff:192.0.2.9]:80")}}, Options{}, ErrInvalidReal},
 		{"mh size not prime", MH, realsW(1, 1), Options{TableSize: 1000}, ErrTableSize},
 		{"mh size below 100 per real", MH, realsW(1, 1, 1), Options{TableSize: 251}, ErrTableSize},
 		{"mh over max entries", MH, realsW(1, 1), Options{MaxEntries: 4096}, ErrTableSize},
