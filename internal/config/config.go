@@ -415,11 +415,11 @@ type VirtualServer struct {
 	// HASuspend suspends health checks while the service's address is not
 	// on this director (VRRP backup).
 	HASuspend bool `toml:"ha_suspend"`
-	// MHPort makes mh hash the source port too.
-	MHPort bool `toml:"mh_port"`
+	// MHPort makes mh hash the source port too. Also accepted as mh-port.
+	MHPort bool `toml:"mh_port" alias:"mh-port"`
 	// MHFallback makes mh pick another real when the chosen one has weight
-	// 0.
-	MHFallback bool `toml:"mh_fallback"`
+	// 0. Also accepted as mh-fallback.
+	MHFallback bool `toml:"mh_fallback" alias:"mh-fallback"`
 	// RealServers of the service.
 	RealServers []RealServer `toml:"real_server"`
 }
@@ -459,7 +459,7 @@ type RealServer struct {
 	// Weight 0..65535. Default 1.
 	Weight int `toml:"weight"`
 	// InhibitOnFailure sets the weight to 0 on failure instead of removing
-	// the real. True when the real or its service says so.
+	// the real. Default: the service's inhibit_on_failure.
 	InhibitOnFailure bool `toml:"inhibit_on_failure"`
 	// NotifyUp is run when the real comes up.
 	NotifyUp string `toml:"notify_up"`

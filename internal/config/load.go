@@ -457,7 +457,9 @@ func (c *Config) complete() {
 			if rs.Port > 0 && rs.Port <= 65535 {
 				port = rs.Port
 			}
-			rs.InhibitOnFailure = rs.InhibitOnFailure || vs.InhibitOnFailure
+			if !c.src.has(joinKey(indexKey(joinKey(indexKey("virtual_server", i), "real_server"), j), "inhibit_on_failure")) {
+				rs.InhibitOnFailure = vs.InhibitOnFailure
+			}
 			for k := range rs.HTTPGet {
 				if rs.HTTPGet[k].ConnectPort == 0 {
 					rs.HTTPGet[k].ConnectPort = port

@@ -479,3 +479,46 @@ func TestErrorsUnpacksForeignErrors(t *testing.T) {
 		t.Errorf("Errors(nil) is not nil")
 	}
 }
+
+func TestInheritance(t *testing.T) {
+	c, err := Parse("xlb.toml", []byte(`
+[dataplane]
+interfaces = ["eth0"]
+[[virtual_server]]
+address = "203.0.113.10"
+port = 8080
+lb_algo = "mh"
+mh-port = true
+inhibit_on_failure = true
+delay_loop = "10s"
+[[virtual_server.real_server]]
+address = "192.0.2.100"
+[[virtual_server.real_server.tcp_check]]
+[[virtual_server.real_server.misc_check]]
+misc_path = "/bin/true"
+[[virtual_server.real_server]]
+address = "192.0.2.101"
+port = 9090
+inhibit_on_failure = false
+[[virtual_server.real_server.http_get]]
+url = [{ path = "/" }]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := c.VirtualServers[0]
+	r0, r1 := vs.RealServers[0], vs.RealServers[1]
+	if !vs.MHPort {
+		t.Errorf("mh-port alias not applied")
+	}
+	if r0.Port != 8080 || r0.TCPCheck[0].ConnectPort != 8080 || r0.MiscCheck[0].MiscTimeout.Duration != 10*time.Second {
+		t.Errorf("real_server[0] did not inherit: port %d, connect_port %d, misc_timeout %s",
+			r0.Port, r0.TCPCheck[0].ConnectPort, r0.MiscCheck[0].MiscTimeout)
+	}
+	if r1.Port != 9090 || r1.HTTPGet[0].ConnectPort != 9090 {
+		t.Errorf("real_server[1]: port %d, connect_port %d, want 9090", r1.Port, r1.HTTPGet[0].ConnectPort)
+	}
+	if !r0.InhibitOnFailure || r1.InhibitOnFailure {
+		t.Errorf("inhibit_on_failure: real 0 %v (want inherited true), real 1 %v (want its own false)", r0.InhibitOnFailure, r1.InhibitOnFailure)
+	}
+}
