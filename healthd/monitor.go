@@ -96,9 +96,8 @@ type realServer struct {
 	weight   int // effective weight while up, 0 while down
 }
 
-// checker is one Check of a real; guarded by Monitor.mu except impl, s and
-// fp, which do not change after creation (s's scheduling fields do, under
-// mu, and the probe goroutine does not read them).
+// checker is one Check of a real; guarded by Monitor.mu. The probe
+// goroutine gets impl as an argument and touches nothing else unlocked.
 type checker struct {
 	id   uint64
 	real *realServer
@@ -312,7 +311,7 @@ func (m *Monitor) reconcileCheckersLocked(r *realServer, checks []builtCheck, no
 		if l := old[bc.fp]; len(l) > 0 {
 			c := l[0]
 			old[bc.fp] = l[1:]
-			m.retuneLocked(c, bc.s, now)
+			m.retuneLocked(c, bc, now)
 			cs = append(cs, c)
 			continue
 		}
@@ -339,9 +338,11 @@ func (m *Monitor) reconcileCheckersLocked(r *realServer, checks []builtCheck, no
 	r.checkers = cs
 }
 
-// retuneLocked adopts new scheduling options for a kept checker.
-func (m *Monitor) retuneLocked(c *checker, s spec, now time.Time) {
-	c.s = s
+// retuneLocked adopts new scheduling options and timeouts for a kept
+// checker (a probe in flight finishes with the old ones).
+func (m *Monitor) retuneLocked(c *checker, bc builtCheck, now time.Time) {
+	s := bc.s
+	c.s, c.impl = s, bc.impl
 	c.retryIt = min(c.retryIt, s.Retry)
 	if c.hidx >= 0 && c.next.After(now.Add(s.DelayLoop)) {
 		c.next = now.Add(jitter(s.DelayLoop))
@@ -420,7 +421,9 @@ func (m *Monitor) Run(ctx context.Context) error {
 	m.running, m.stopping = true, false
 	m.mu.Unlock()
 
-	probeCtx, cancelProbes := context.WithCancel(ctx)
+	// Probes are cancelled by shutdown, after it has marked the stop, so a
+	// cancelled probe is never taken for a failed one.
+	probeCtx, cancelProbes := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelProbes()
 	var notifierDone sync.WaitGroup
 	notifierDone.Go(func() { m.notifier.run(ctx) })
@@ -475,14 +478,14 @@ func (m *Monitor) dispatchLocked(ctx context.Context, now time.Time) time.Durati
 		c.running = true
 		m.inflight++
 		m.probes.Add(1)
-		go m.probe(ctx, c)
+		go m.probe(ctx, c, c.impl)
 	}
 	return -1
 }
 
-func (m *Monitor) probe(ctx context.Context, c *checker) {
+func (m *Monitor) probe(ctx context.Context, c *checker, impl Checker) {
 	defer m.probes.Done()
-	weight, err := c.impl.Check(ctx)
+	weight, err := impl.Check(ctx)
 	now := time.Now()
 
 	m.mu.Lock()

@@ -156,34 +156,38 @@ func (s spec) validate() error {
 	return errors.Join(errs...)
 }
 
-// fingerprint identifies what a check probes and how; scheduling fields
-// (delay_loop, retry, delay_before_retry, warmup) are left out so a reload
-// that only retunes them keeps the checker's state.
+// fingerprint identifies what a check probes: its type, target and
+// request. Scheduling and timeouts (delay_loop, retry, delay_before_retry,
+// warmup, connect_timeout, misc_timeout) are left out, so a reload that only
+// retunes them keeps the checker and its state.
 func (s spec) fingerprint() string {
-	id := struct {
-		Type           CheckType
-		Target, Local  string
-		ConnectTimeout int64
-		URLs           []URL
-		EnableSNI      bool
-		TLSVerify      bool
-		CAFile         string
-		MiscPath       string
-		MiscTimeout    int64
-		MiscDynamic    bool
-		User           string
-		Shell          bool
-	}{
-		Type: s.Type, Target: s.Target.String(), ConnectTimeout: int64(s.ConnectTimeout),
-		URLs: s.URLs, EnableSNI: s.EnableSNI, TLSVerify: s.TLSVerify, CAFile: s.CAFile,
-		MiscPath: s.MiscPath, MiscTimeout: int64(s.MiscTimeout), MiscDynamic: s.MiscDynamic,
-		User: s.User, Shell: s.Shell,
+	var id struct {
+		Type          CheckType
+		Target, Local string `json:",omitempty"`
+		URLs          []URL  `json:",omitempty"`
+		EnableSNI     bool   `json:",omitempty"`
+		TLSVerify     bool   `json:",omitempty"`
+		CAFile        string `json:",omitempty"`
+		MiscPath      string `json:",omitempty"`
+		MiscDynamic   bool   `json:",omitempty"`
+		User          string `json:",omitempty"`
+		Shell         bool   `json:",omitempty"`
 	}
-	if s.Local.IsValid() {
-		id.Local = s.Local.String()
-	}
-	if s.Type == MiscCheck {
-		id.Target = ""
+	id.Type = s.Type
+	switch s.Type {
+	case MiscCheck:
+		id.MiscPath, id.MiscDynamic, id.User, id.Shell = s.MiscPath, s.MiscDynamic, s.User, s.Shell
+	default:
+		id.Target = s.Target.String()
+		if s.Local.IsValid() {
+			id.Local = s.Local.String()
+		}
+		if s.Type == HTTPGet || s.Type == SSLGet {
+			id.URLs = s.URLs
+		}
+		if s.Type == SSLGet {
+			id.EnableSNI, id.TLSVerify, id.CAFile = s.EnableSNI, s.TLSVerify, s.CAFile
+		}
 	}
 	b, err := json.Marshal(id)
 	if err != nil {
