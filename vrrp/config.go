@@ -51,9 +51,10 @@ type InstanceConfig struct {
 	AdvertInt time.Duration // v2: whole seconds; v3: centiseconds; 0 means DefaultAdvertInt
 	Version   int           // 2 or 3; 0 means DefaultVersion
 	// InitialState is StateBackup (default) or StateMaster. As in
-	// keepalived it matters only for the address owner (priority 255),
-	// which becomes master at once; any other instance starts as backup
-	// and wins the election if it has the highest priority.
+	// keepalived, every instance but the address owner (priority 255,
+	// master at once) starts as backup; StateMaster only shortens the
+	// first wait for a master from 3 intervals + skew to 1 interval +
+	// 1/256 of one.
 	InitialState State
 	AuthPass     string // v2 PASS password (at most 8 bytes); "" for none
 	VIPs         []VIP  // advertised and installed on master

@@ -334,8 +334,10 @@ func (in *instance) faulted() bool {
 
 // skew is Skew_Time: (256-Priority)/256 s in v2, scaled by the master's
 // interval in v3.
-func (in *instance) skew() time.Duration {
-	p := time.Duration(256 - int(in.priority()))
+func (in *instance) skew() time.Duration { return in.skewOf(in.priority()) }
+
+func (in *instance) skewOf(prio uint8) time.Duration {
+	p := time.Duration(256 - int(prio))
 	if in.cfg.Version == 3 {
 		return p * in.masterInt / 256
 	}
@@ -398,6 +400,11 @@ func (m *Machine) startup(now time.Time, acts *[]Action) {
 			continue
 		}
 		in.enterBackup(now, true, acts)
+		if in.cfg.InitialState == StateMaster {
+			// keepalived's `state MASTER`: wait one interval (plus the
+			// smallest skew) for another master instead of three.
+			in.downAt = now.Add(in.masterInt + in.skewOf(255))
+		}
 	}
 	for _, g := range m.groups {
 		switch {

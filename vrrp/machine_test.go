@@ -155,7 +155,13 @@ func TestStartupOwnerIsMasterAtOnce(t *testing.T) {
 func TestInitialStateMasterStillElects(t *testing.T) {
 	f := newFake(t, nil, inst("A", 200, func(c *InstanceConfig) { c.InitialState = StateMaster }))
 	want(t, f.do(Event{Kind: EventStartup}), "state A INIT->BACKUP")
-	near(t, "master", f.until(becomeMaster, 10*time.Second), 3*time.Second+56*time.Second/256)
+	near(t, "master", f.until(becomeMaster, 10*time.Second), time.Second+time.Second/256)
+	// A v3 instance waits a 256th of its interval.
+	f = newFake(t, nil, inst("A", 200, func(c *InstanceConfig) {
+		c.InitialState, c.Version, c.AdvertInt = StateMaster, 3, 100*time.Millisecond
+	}))
+	f.do(Event{Kind: EventStartup})
+	near(t, "v3 master", f.until(becomeMaster, time.Second), 100*time.Millisecond+100*time.Millisecond/256)
 }
 
 func TestBackupHearingMasterStays(t *testing.T) {

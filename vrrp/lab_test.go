@@ -1,0 +1,457 @@
+package vrrp_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/xlb/xlb/internal/lab"
+	"github.com/xlb/xlb/internal/testutil"
+	"github.com/xlb/xlb/vrrp"
+)
+
+// Lab addresses (TEST-NET-3 and the IPv6 documentation prefix).
+var (
+	vipPrefix = netip.MustParsePrefix("203.0.113.10/24")
+	vipAddr   = vipPrefix.Addr()
+	addrA     = netip.MustParseAddr("203.0.113.2") // node a: xlb
+	addrB     = netip.MustParseAddr("203.0.113.3") // node b: keepalived (or a second xlb)
+	vip6      = netip.MustParsePrefix("2001:db8::10/64")
+)
+
+// lan is two router namespaces, a and b, each with eth0 on a bridge that
+// lives in a third namespace, which also sniffs the VRRP traffic.
+type lan struct {
+	br, a, b *lab.NS
+	sniff    *sniffer
+}
+
+func newLAN(t *testing.T) *lan {
+	t.Helper()
+	testutil.RequireNetNSTests(t)
+	if _, err := exec.LookPath("nsenter"); err != nil {
+		t.Skip("skipped: nsenter not installed")
+	}
+	l := &lan{br: testutil.NewNS(t, "xlbv-br-"), a: testutil.NewNS(t, "xlbv-a-"), b: testutil.NewNS(t, "xlbv-b-")}
+	for _, ns := range []*lab.NS{l.br, l.a, l.b} {
+		// No duplicate address detection: link-local sources at once.
+		testutil.Must(t, ns.Sysctl("net.ipv6.conf.default.accept_dad", "0"))
+		testutil.Must(t, ns.Sysctl("net.ipv6.conf.all.accept_dad", "0"))
+	}
+	testutil.Must(t, lab.Veth(l.a, "eth0", l.br, "pa"))
+	testutil.Must(t, lab.Veth(l.b, "eth0", l.br, "pb"))
+	testutil.Must(t, l.br.Bridge("br0", "pa", "pb"))
+	br, err := l.br.Netlink().LinkByName("br0")
+	testutil.Must(t, err)
+	// Flood multicast to every port (kernels without snooping say EOPNOTSUPP: they flood anyway).
+	if err := l.br.Netlink().BridgeSetMcastSnoop(br, false); err != nil && !errors.Is(err, unix.EOPNOTSUPP) {
+		t.Fatalf("%s: multicast snooping off: %v", l.br.Name, err)
+	}
+	testutil.Must(t, l.a.AddAddr("eth0", addrA.String()+"/24"))
+	testutil.Must(t, l.b.AddAddr("eth0", addrB.String()+"/24"))
+	l.sniff = startSniffer(t, l.br, "br0")
+	return l
+}
+
+// hasAddr reports whether ns has a on any interface.
+func hasAddr(t *testing.T, ns *lab.NS, a netip.Addr) bool {
+	t.Helper()
+	addrs, err := ns.Netlink().AddrList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		t.Fatalf("%s: list addresses: %v", ns.Name, err)
+	}
+	for _, x := range addrs {
+		if ip, ok := netip.AddrFromSlice(x.IP); ok && ip.Unmap() == a {
+			return true
+		}
+	}
+	return false
+}
+
+// waitAddr polls every 2 ms until a's presence in ns is present, and
+// returns when it became so; it fails the test after timeout.
+func waitAddr(t *testing.T, ns *lab.NS, a netip.Addr, present bool, timeout time.Duration) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		now := time.Now()
+		if hasAddr(t, ns, a) == present {
+			return now
+		}
+		if now.After(deadline) {
+			t.Fatalf("%s: %v present=%v not reached within %v", ns.Name, a, present, timeout)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// holdAddr checks that a's presence in ns stays as it is for d.
+func holdAddr(t *testing.T, ns *lab.NS, a netip.Addr, present bool, d time.Duration) {
+	t.Helper()
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		if hasAddr(t, ns, a) != present {
+			t.Fatalf("%s: %v present=%v changed within %v", ns.Name, a, present, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// sniffer records every VRRP advertisement crossing the bridge.
+type sniffer struct {
+	mu      sync.Mutex
+	adverts []seen
+}
+
+type seen struct {
+	at       time.Time
+	src      netip.Addr
+	version  uint8
+	priority uint8
+	ttl      uint8
+	raw      []byte // the VRRP packet
+}
+
+func startSniffer(t *testing.T, ns *lab.NS, ifname string) *sniffer {
+	t.Helper()
+	idx, err := ns.LinkIndex(ifname)
+	testutil.Must(t, err)
+	var fd int
+	testutil.Must(t, ns.Do(func() error {
+		var err error
+		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
+		if err != nil {
+			return err
+		}
+		tv := unix.NsecToTimeval(int64(50 * time.Millisecond))
+		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+			return err
+		}
+		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: idx})
+	}))
+	s := &sniffer{}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 2048)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			n, _, err := unix.Recvfrom(fd, buf, 0)
+			if err != nil {
+				continue // timeout: check stop
+			}
+			at := time.Now()
+			if a, ok := parseAdvert(buf[:n]); ok {
+				a.at = at
+				s.mu.Lock()
+				s.adverts = append(s.adverts, a)
+				s.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done; unix.Close(fd) })
+	return s
+}
+
+func parseAdvert(f []byte) (seen, bool) {
+	if len(f) < 14 {
+		return seen{}, false
+	}
+	switch binary.BigEndian.Uint16(f[12:]) {
+	case unix.ETH_P_IP:
+		ip := f[14:]
+		if len(ip) < 20 || ip[9] != vrrp.IPProtocol {
+			return seen{}, false
+		}
+		hl := int(ip[0]&0x0f) * 4
+		if len(ip) < hl+8 {
+			return seen{}, false
+		}
+		src, _ := netip.AddrFromSlice(ip[12:16])
+		v := ip[hl:]
+		return seen{src: src, version: v[0] >> 4, priority: v[2], ttl: ip[8], raw: bytes.Clone(v)}, true
+	case unix.ETH_P_IPV6:
+		ip := f[14:]
+		if len(ip) < 48 || ip[6] != vrrp.IPProtocol {
+			return seen{}, false
+		}
+		src, _ := netip.AddrFromSlice(ip[8:24])
+		v := ip[40:]
+		return seen{src: src, version: v[0] >> 4, priority: v[2], ttl: ip[7], raw: bytes.Clone(v)}, true
+	}
+	return seen{}, false
+}
+
+// last returns the last advertisement from src before t (zero if none).
+func (s *sniffer) last(src netip.Addr, before time.Time) (seen, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.adverts) - 1; i >= 0; i-- {
+		a := s.adverts[i]
+		if a.src == src && a.at.Before(before) {
+			return a, true
+		}
+	}
+	return seen{}, false
+}
+
+// from returns the advertisements from src since t.
+func (s *sniffer) from(src netip.Addr, since time.Time) []seen {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []seen
+	for _, a := range s.adverts {
+		if a.src == src && !a.at.Before(since) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// takeover measures the time from the old master's last advertisement
+// (seen on the bridge) to the VIP appearing on the new master, which
+// must happen within timeout.
+func (l *lan) takeover(t *testing.T, oldMaster netip.Addr, newNS *lab.NS, vip netip.Addr, timeout time.Duration) time.Duration {
+	t.Helper()
+	up := waitAddr(t, newNS, vip, true, timeout)
+	last, ok := l.sniff.last(oldMaster, up)
+	if !ok {
+		t.Fatalf("no advertisement from %v seen", oldMaster)
+	}
+	return up.Sub(last.at)
+}
+
+// xlbNode runs a vrrp.Node in ns until the test ends (or stop is called).
+type xlbNode struct {
+	node   *vrrp.Node
+	cancel context.CancelFunc
+	errc   chan error
+	mu     sync.Mutex
+	states []string
+}
+
+func startXLB(t *testing.T, ns *lab.NS, cfgs ...vrrp.InstanceConfig) *xlbNode {
+	t.Helper()
+	x := &xlbNode{errc: make(chan error, 1)}
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	node, err := vrrp.New(vrrp.Config{
+		Instances: cfgs,
+		NetNS:     ns.Path(),
+		OnState: func(instance string, from, to vrrp.State) {
+			x.mu.Lock()
+			x.states = append(x.states, fmt.Sprintf("%s %v->%v", instance, from, to))
+			x.mu.Unlock()
+		},
+	}, logger.With("node", ns.Name))
+	testutil.Must(t, err)
+	x.node = node
+	ctx, cancel := context.WithCancel(context.Background())
+	x.cancel = cancel
+	go func() { x.errc <- node.Run(ctx) }()
+	t.Cleanup(x.stop)
+	return x
+}
+
+// stop stops the node (a priority 0 handover if master) and waits for it.
+func (x *xlbNode) stop() {
+	if x.cancel == nil {
+		return
+	}
+	x.cancel()
+	x.cancel = nil
+	if err := <-x.errc; err != nil {
+		panic(fmt.Sprintf("vrrp node: %v", err))
+	}
+}
+
+func (x *xlbNode) status(t *testing.T) vrrp.InstanceStatus {
+	t.Helper()
+	s := x.node.Status()
+	if len(s.Instances) == 0 {
+		t.Fatal("no instances in status")
+	}
+	return s.Instances[0]
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// keepalived is a keepalived process the test started in a namespace.
+type keepalived struct {
+	cmd  *exec.Cmd
+	dir  string
+	out  *syncBuffer
+	done chan struct{}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// kaInstance is the template data of a keepalived vrrp_instance.
+type kaInstance struct {
+	State      string // MASTER or BACKUP
+	Priority   int
+	Version    int
+	AdvertInt  string // keepalived syntax: "1" or "0.1"
+	AuthPass   string // v2 only
+	NoPreempt  bool
+	PreemptDel int
+	VIP        string
+	VRID       int
+}
+
+var kaTemplate = template.Must(template.New("ka").Parse(`global_defs {
+    router_id {{.RouterID}}
+    vrrp_garp_master_delay 0
+}
+vrrp_instance VI_1 {
+    state {{.State}}
+    interface eth0
+    virtual_router_id {{.VRID}}
+    priority {{.Priority}}
+    advert_int {{.AdvertInt}}
+    version {{.Version}}
+{{- if .NoPreempt}}
+    nopreempt
+{{- end}}
+{{- if .PreemptDel}}
+    preempt_delay {{.PreemptDel}}
+{{- end}}
+{{- if .AuthPass}}
+    authentication {
+        auth_type PASS
+        auth_pass {{.AuthPass}}
+    }
+{{- end}}
+    virtual_ipaddress {
+        {{.VIP}} dev eth0
+    }
+}
+`))
+
+func startKeepalived(t *testing.T, ns *lab.NS, in kaInstance) *keepalived {
+	t.Helper()
+	if _, err := exec.LookPath("keepalived"); err != nil {
+		t.Skip("skipped: keepalived not installed")
+	}
+	if in.VRID == 0 {
+		in.VRID = 1
+	}
+	if in.VIP == "" {
+		in.VIP = vipPrefix.String()
+	}
+	dir := t.TempDir()
+	var conf bytes.Buffer
+	testutil.Must(t, kaTemplate.Execute(&conf, struct {
+		kaInstance
+		RouterID string
+	}{in, ns.Name}))
+	path := filepath.Join(dir, "keepalived.conf")
+	testutil.Must(t, os.WriteFile(path, conf.Bytes(), 0o600))
+	k := &keepalived{dir: dir, out: &syncBuffer{}, done: make(chan struct{})}
+	// -n: stay in the foreground; -l -D: detailed log to the console;
+	// -P: VRRP only; -G: no syslog; -R: don't respawn children.
+	k.cmd = ns.Command(context.Background(), "keepalived", "-n", "-l", "-D", "-P", "-G", "-R",
+		"-f", path, "-p", filepath.Join(dir, "keepalived.pid"), "-r", filepath.Join(dir, "vrrp.pid"))
+	k.cmd.Stdout, k.cmd.Stderr = k.out, k.out
+	testutil.Must(t, k.cmd.Start())
+	go func() { k.cmd.Wait(); close(k.done) }()
+	t.Cleanup(func() {
+		k.stop(t, syscall.SIGTERM)
+		if t.Failed() {
+			t.Logf("keepalived config:\n%s\nkeepalived output:\n%s", conf.String(), k.out.String())
+		}
+	})
+	return k
+}
+
+// vrrpPID is the pid of keepalived's VRRP child process.
+func (k *keepalived) vrrpPID() int {
+	b, err := os.ReadFile(filepath.Join(k.dir, "vrrp.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+// stop sends sig to keepalived and waits for it to exit; SIGKILL kills
+// the VRRP child first, as a crash would. A stuck process is killed after
+// 5 s.
+func (k *keepalived) stop(t *testing.T, sig syscall.Signal) {
+	select {
+	case <-k.done:
+		return
+	default:
+	}
+	if sig == syscall.SIGKILL {
+		if pid := k.vrrpPID(); pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	_ = k.cmd.Process.Signal(sig)
+	select {
+	case <-k.done:
+	case <-time.After(5 * time.Second):
+		if pid := k.vrrpPID(); pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		_ = k.cmd.Process.Kill()
+		<-k.done
+		t.Errorf("keepalived did not stop on %v", sig)
+	}
+}
+
+// waitLog waits until keepalived logged s.
+func (k *keepalived) waitLog(t *testing.T, s string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(k.out.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("keepalived did not log %q within %v", s, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
