@@ -68,7 +68,7 @@ func garpFrame(mac net.HardwareAddr, ip netip.Addr) []byte {
 // override flag and our link-layer address (RFC 4861 §7.2.6).
 func naMessage(mac net.HardwareAddr, target netip.Addr) []byte {
 	b := make([]byte, 24+8)
-	b[0] = 136                                // neighbour advertisement
+	b[0] = 136                               // neighbour advertisement
 	binary.BigEndian.PutUint32(b[4:], 1<<29) // O: override
 	t := target.As16()
 	copy(b[8:24], t[:])
