@@ -71,7 +71,8 @@ type Global struct {
 	// SMTPServer is "HOST", "HOST:PORT" or keepalived's "HOST PORT"; the port
 	// defaults to 25. Empty: no mail. See SMTPAddress.
 	SMTPServer string `toml:"smtp_server"`
-	// SMTPHeloName is the HELO/EHLO name. Default (empty): router_id.
+	// SMTPHeloName is the HELO/EHLO name; empty means the host name, as in
+	// keepalived.
 	SMTPHeloName string `toml:"smtp_helo_name"`
 	// SMTPConnectTimeout bounds the SMTP connection. Default 30s.
 	SMTPConnectTimeout Duration `toml:"smtp_connect_timeout"`
