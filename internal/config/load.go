@@ -348,7 +348,7 @@ func (d *decoder) value(key string, v any, rv reflect.Value) {
 				elems[i] = a[i]
 			}
 		default:
-			if rv.Type().Elem().Kind() == reflect.Struct && !isLeafStruct(rv.Type().Elem()) {
+			if rv.Type().Elem().Kind() == reflect.Struct && !isLeafType(rv.Type().Elem()) {
 				d.fail(key, "expected an array of tables ([[%s]]), got %s", key, describe(v))
 			} else {
 				d.fail(key, "expected an array, got %s", describe(v))
@@ -381,9 +381,9 @@ func (d *decoder) value(key string, v any, rv reflect.Value) {
 	}
 }
 
-// isLeafStruct reports whether values of struct type t are written as
+// isLeafType reports whether values of type t are written as
 // strings (VIP, TrackScript, netip types …) rather than tables.
-func isLeafStruct(t reflect.Type) bool {
+func isLeafType(t reflect.Type) bool {
 	p := reflect.PointerTo(t)
 	return p.Implements(reflect.TypeFor[toml.Unmarshaler]()) ||
 		p.Implements(reflect.TypeFor[encoding.TextUnmarshaler]())
