@@ -53,3 +53,42 @@ func TestVethPairCarriesTCP(t *testing.T) {
 		t.Fatalf("nsenter: %v: %s", err, out)
 	}
 }
+
+func TestTopologyRoutes(t *testing.T) {
+	testutil.RequireNetNSTests(t)
+	topo, err := lab.NewTopology(lab.TopologyOptions{Prefix: lab.UniqueName("xt") + "-", LBs: 2, StaticVIPs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer topo.Close()
+	// The client reaches the router's far side and the directors' public
+	// addresses; web servers and directors reach each other on the farm.
+	for _, c := range []struct {
+		name     string
+		from, to *lab.NS
+		addr     string
+	}{
+		{"client_to_router", topo.Client, topo.Inet, lab.InetAddr},
+		{"client_to_lb2", topo.Client, topo.LBs[1], lab.LBPublic[1]},
+		{"web2_to_gateway", topo.Webs[1], topo.LBs[0], lab.FarmGateway},
+		{"lb2_to_web1", topo.LBs[1], topo.Webs[0], lab.WebAddrs[0]},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var ln net.Listener
+			testutil.Must(t, c.to.Do(func() (err error) { ln, err = net.Listen("tcp", c.addr+":0"); return err }))
+			defer ln.Close()
+			go func() {
+				if conn, err := ln.Accept(); err == nil {
+					conn.Close()
+				}
+			}()
+			testutil.Must(t, c.from.Do(func() error {
+				conn, err := net.DialTimeout("tcp", ln.Addr().String(), 3*time.Second)
+				if err == nil {
+					conn.Close()
+				}
+				return err
+			}))
+		})
+	}
+}
