@@ -349,7 +349,7 @@ func (d *decoder) value(key string, v any, rv reflect.Value) {
 			}
 		default:
 			if rv.Type().Elem().Kind() == reflect.Struct && !isLeafType(rv.Type().Elem()) {
-				d.fail(key, "expected an array of tables ([[%s]]), got %s", key, describe(v))
+				d.fail(key, "expected an array of tables ([[%s]]), got %s", tableName(key), describe(v))
 			} else {
 				d.fail(key, "expected an array, got %s", describe(v))
 			}
@@ -482,4 +482,22 @@ func (c *Config) complete() {
 			}
 		}
 	}
+}
+
+// tableName strips the array indices off a key path, giving the name of its
+// table header: virtual_server[0].real_server → virtual_server.real_server.
+func tableName(key string) string {
+	var b strings.Builder
+	skip := false
+	for i := 0; i < len(key); i++ {
+		switch c := key[i]; {
+		case c == '[' && !skip:
+			skip = true
+		case c == ']' && skip:
+			skip = false
+		case !skip:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
