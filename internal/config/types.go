@@ -16,7 +16,8 @@ import (
 // seconds: an integer (30) or a float (0.1).
 type Duration struct{ time.Duration }
 
-// Seconds returns d as a Duration; a shorthand for tests and defaults.
+// Seconds returns s seconds as a Duration, a shorthand for code that
+// builds a Config.
 func Seconds(s float64) Duration { return Duration{time.Duration(s * float64(time.Second))} }
 
 // UnmarshalTOML implements toml.Unmarshaler.
