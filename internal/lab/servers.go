@@ -1,0 +1,167 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Servers are the processes of a lab host, run in-process in its
+// namespace. Close stops them all.
+type Servers struct {
+	closers []io.Closer
+}
+
+// Close stops every server.
+func (s *Servers) Close() error {
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		if err := s.closers[i].Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	s.closers = nil
+	return errors.Join(errs...)
+}
+
+func (s *Servers) listen(ns *NS, network, addr string) (net.Listener, error) {
+	var ln net.Listener
+	err := ns.Do(func() (err error) { ln, err = net.Listen(network, addr); return err })
+	if err != nil {
+		return nil, fmt.Errorf("%s: listen %s: %w", ns.Name, addr, err)
+	}
+	s.closers = append(s.closers, ln)
+	return ln, nil
+}
+
+// WebHandler is a web server of the farm: "/" answers with its name (and
+// the client address it sees in X-Client), /icons/unknown.gif is the
+// seed's health check target, /stream?n=N&every=D sends N chunks of 64
+// KiB one every D (N ≤ 10000).
+func WebHandler(name string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Client", r.RemoteAddr)
+		fmt.Fprint(w, name)
+	})
+	mux.HandleFunc("/icons/unknown.gif", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("GIF89a"))
+	})
+	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
+		var n int
+		fmt.Sscan(r.URL.Query().Get("n"), &n)
+		every, _ := time.ParseDuration(r.URL.Query().Get("every"))
+		chunk := bytes.Repeat([]byte{'x'}, 64<<10)
+		for range min(n, 10000) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			time.Sleep(min(every, time.Second))
+		}
+	})
+	return mux
+}
+
+// ServeWeb runs a farm web server in ns on addr: HTTP on :80, HTTPS on
+// :443 (self-signed www.example.com) and a UDP echo on :5300 that answers
+// "NAME:<datagram>".
+func (s *Servers) ServeWeb(ns *NS, name, addr string) error {
+	cert, err := SelfSigned("www.example.com")
+	if err != nil {
+		return err
+	}
+	ln, err := s.listen(ns, "tcp", net.JoinHostPort(addr, "80"))
+	if err != nil {
+		return err
+	}
+	tln, err := s.listen(ns, "tcp", net.JoinHostPort(addr, "443"))
+	if err != nil {
+		return err
+	}
+	for _, l := range []net.Listener{ln, tls.NewListener(tln, &tls.Config{Certificates: []tls.Certificate{cert}})} {
+		srv := &http.Server{Handler: WebHandler(name), ReadHeaderTimeout: 5 * time.Second}
+		s.closers = append(s.closers, srv)
+		go srv.Serve(l)
+	}
+	var pc net.PacketConn
+	if err := ns.Do(func() (err error) { pc, err = net.ListenPacket("udp", net.JoinHostPort(addr, "5300")); return err }); err != nil {
+		return fmt.Errorf("%s: udp echo: %w", ns.Name, err)
+	}
+	s.closers = append(s.closers, pc)
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(append([]byte(name+":"), buf[:n]...), from)
+		}
+	}()
+	return nil
+}
+
+// ServeWhoAmI runs an HTTP server in ns on addr that answers with the
+// client address it sees: the "internet host" that shows masquerade.
+func (s *Servers) ServeWhoAmI(ns *NS, addr string) error {
+	ln, err := s.listen(ns, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, r.RemoteAddr)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	s.closers = append(s.closers, srv)
+	go srv.Serve(ln)
+	return nil
+}
+
+// HTTPClient makes requests from ns, a new connection each, accepting
+// any certificate.
+func HTTPClient(ns *NS, timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{
+		DisableKeepAlives: true,
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
+		DialContext: func(ctx context.Context, network, addr string) (c net.Conn, err error) {
+			err = ns.Do(func() error {
+				var d net.Dialer
+				c, err = d.DialContext(ctx, network, addr)
+				return err
+			})
+			return c, err
+		},
+	}}
+}
+
+// SelfSigned makes a throw-away certificate for name.
+func SelfSigned(name string) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: name},
+		DNSNames:     []string{name},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
