@@ -59,7 +59,7 @@ type Daemon struct {
 	// reloads asks the reload loop for a reload; cap 1, sends never block.
 	reloads chan chan error
 
-	mu sync.Mutex // guards what follows
+	mu         sync.Mutex // guards what follows
 	cfg        *config.Config
 	services   map[loader.ServiceKey]*service
 	order      []loader.ServiceKey // configuration order
