@@ -127,10 +127,19 @@ func (g *Gateway) Apply(spec Spec) error {
 	return nil
 }
 
+// checkInterfaces checks that every rule's interface exists: a rule on a
+// missing interface would never match, and silently so.
 func checkInterfaces(rules []Rule) error {
+	if len(rules) == 0 {
+		return nil
+	}
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return fmt.Errorf("list interfaces: %w", err)
+	}
 	for i, r := range rules {
-		if _, err := net.InterfaceByName(r.OutInterface); err != nil {
-			return fmt.Errorf("masquerade[%d]: interface %s: %w", i, r.OutInterface, err)
+		if !slices.ContainsFunc(ifs, func(ifc net.Interface) bool { return ifc.Name == r.OutInterface }) {
+			return fmt.Errorf("masquerade[%d]: interface %s does not exist", i, r.OutInterface)
 		}
 	}
 	return nil
