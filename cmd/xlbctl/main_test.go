@@ -56,9 +56,9 @@ func run(args ...string) (code int, stdout, stderr string) {
 func TestCommands(t *testing.T) {
 	sock := fakeXlbd(t)
 	for _, tc := range []struct {
-		name       string
-		args       []string
-		code       int
+		name        string
+		args        []string
+		code        int
 		out, errOut string
 	}{
 		{"status_prints_an_ipvsadm_like_table", []string{"--socket", sock, "status"}, 0, "-> 192.0.2.100:80  Masq", ""},
