@@ -110,7 +110,7 @@ func (g *Gateway) Apply(spec Spec) error {
 	if err := g.inNS(func() error { return checkInterfaces(rules) }); err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	v6 := spec.Forwarding && spec.wantsIPv6()
+	v6 := spec.Forwarding && wantsIPv6(rules)
 	if !spec.Forwarding {
 		if err := g.setForwarding(false, false); err != nil {
 			return err

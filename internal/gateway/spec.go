@@ -47,9 +47,9 @@ func familyWord(a netip.Addr) string {
 	return "ip6"
 }
 
-// wantsIPv6 reports whether any masquerade rule has an IPv6 source.
-func (s Spec) wantsIPv6() bool {
-	return slices.ContainsFunc(s.Masquerade, func(r Rule) bool {
+// wantsIPv6 reports whether any (normalized) rule has an IPv6 source.
+func wantsIPv6(rules []Rule) bool {
+	return slices.ContainsFunc(rules, func(r Rule) bool {
 		return r.Source.IsValid() && r.Source.Addr().Is6()
 	})
 }
@@ -64,11 +64,7 @@ func (s Spec) normalized() (rules []Rule, ex4, ex6 []netip.Addr, err error) {
 			return nil, nil, nil, fmt.Errorf("masquerade[%d]: out interface: %w", i, err)
 		}
 		if r.Source.IsValid() {
-			a := r.Source.Addr()
-			if a.Zone() != "" {
-				return nil, nil, nil, fmt.Errorf("masquerade[%d]: source %s: zoned addresses are not supported", i, r.Source)
-			}
-			if a.Is4In6() {
+			if a := r.Source.Addr(); a.Is4In6() {
 				bits := r.Source.Bits() - 96
 				if bits < 0 {
 					return nil, nil, nil, fmt.Errorf("masquerade[%d]: source %s: IPv4-mapped prefix shorter than /96", i, r.Source)
