@@ -288,6 +288,22 @@ func (x *xlbNode) stop() {
 	}
 }
 
+// waitState waits until the node's first instance is in state.
+func (x *xlbNode) waitState(t *testing.T, state vrrp.State, timeout time.Duration) vrrp.InstanceStatus {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st := x.status(t)
+		if st.State == state {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("xlb not %v within %v: %+v", state, timeout, st)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (x *xlbNode) status(t *testing.T) vrrp.InstanceStatus {
 	t.Helper()
 	s := x.node.Status()
@@ -417,21 +433,26 @@ func (k *keepalived) vrrpPID() int {
 	return pid
 }
 
-// stop sends sig to keepalived and waits for it to exit; SIGKILL kills
-// the VRRP child first, as a crash would. A stuck process is killed after
-// 5 s.
-func (k *keepalived) stop(t *testing.T, sig syscall.Signal) {
-	select {
-	case <-k.done:
-		return
-	default:
-	}
+// signal sends sig to keepalived without waiting; SIGKILL kills the VRRP
+// child first, as a crash would.
+func (k *keepalived) signal(sig syscall.Signal) {
 	if sig == syscall.SIGKILL {
 		if pid := k.vrrpPID(); pid > 0 {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
 	_ = k.cmd.Process.Signal(sig)
+}
+
+// stop sends sig to keepalived and waits for it to exit. A stuck process
+// is killed after 5 s.
+func (k *keepalived) stop(t *testing.T, sig syscall.Signal) {
+	select {
+	case <-k.done:
+		return
+	default:
+	}
+	k.signal(sig)
 	select {
 	case <-k.done:
 	case <-time.After(5 * time.Second):
