@@ -48,8 +48,8 @@ int xlb_ingress(struct xdp_md *ctx)
 		return ret;
 
 	__builtin_memset(&sk, 0, sizeof(sk));
-	sk.vip.v4 = p.ip->daddr;
-	sk.port = p.dport;
+	ADDR4(sk.vip) = p.ip->daddr;
+	sk.port = bpf_ntohs(p.dport);
 	sk.proto = p.ip->protocol;
 	sk.family = AF_INET;
 	svc = bpf_map_lookup_elem(&services, &sk);
@@ -57,8 +57,8 @@ int xlb_ingress(struct xdp_md *ctx)
 		return forward_v4(ctx, &p, svc);
 
 	__builtin_memset(&rk, 0, sizeof(rk));
-	rk.addr.v4 = p.ip->saddr;
-	rk.port = p.sport;
+	ADDR4(rk.addr) = p.ip->saddr;
+	rk.port = bpf_ntohs(p.sport);
 	rk.proto = p.ip->protocol;
 	rk.family = AF_INET;
 	rv = bpf_map_lookup_elem(&real_vips, &rk);

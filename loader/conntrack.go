@@ -102,7 +102,7 @@ func (d *Dataplane) connOf(now uint32, k *xlbFlowKey, v *xlbConn) Conn {
 		Proto:  proto,
 		Client: client,
 		VIP:    vip,
-		Real:   netip.AddrPortFrom(addrFrom(v.Real.Bytes, k.Family), host16(v.RealPort)),
+		Real:   netip.AddrPortFrom(addrFrom(v.Real.Bytes, k.Family), v.RealPort),
 		State:  d.stateNames[uint64(v.State)],
 		Active: v.State == xlbConnStateCONN_ESTABLISHED,
 		Idle:   time.Duration(idle(now, v.LastSeen)) * time.Second,

@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"strconv"
 	"unsafe"
@@ -57,25 +56,10 @@ func family(a netip.Addr) uint8 {
 	return afInet6
 }
 
-// be16 stores a port in network byte order in a native uint16 (the C
-// field is __be16).
-func be16(v uint16) uint16 {
-	var b [2]byte
-	binary.BigEndian.PutUint16(b[:], v)
-	return binary.NativeEndian.Uint16(b[:])
-}
-
-// host16 is the inverse of be16.
-func host16(v uint16) uint16 {
-	var b [2]byte
-	binary.NativeEndian.PutUint16(b[:], v)
-	return binary.BigEndian.Uint16(b[:])
-}
-
 func serviceKeyOf(k ServiceKey) xlbServiceKey {
 	var sk xlbServiceKey
 	sk.Vip.Bytes = addrBytes(k.Addr)
-	sk.Port = be16(k.Port)
+	sk.Port = k.Port
 	sk.Proto = uint8(k.Proto)
 	sk.Family = family(k.Addr)
 	return sk
@@ -84,7 +68,7 @@ func serviceKeyOf(k ServiceKey) xlbServiceKey {
 func serviceKeyFrom(sk xlbServiceKey) ServiceKey {
 	return ServiceKey{
 		Addr:  addrFrom(sk.Vip.Bytes, sk.Family),
-		Port:  host16(sk.Port),
+		Port:  sk.Port,
 		Proto: Proto(sk.Proto),
 	}
 }
@@ -92,15 +76,15 @@ func serviceKeyFrom(sk xlbServiceKey) ServiceKey {
 func realKeyOf(a netip.AddrPort, p Proto) xlbRealKey {
 	var rk xlbRealKey
 	rk.Addr.Bytes = addrBytes(a.Addr())
-	rk.Port = be16(a.Port())
+	rk.Port = a.Port()
 	rk.Proto = uint8(p)
 	rk.Family = family(a.Addr())
 	return rk
 }
 
 func flowKeyFrom(fk xlbFlowKey) (client, vip netip.AddrPort, proto Proto) {
-	client = netip.AddrPortFrom(addrFrom(fk.Client.Bytes, fk.Family), host16(fk.ClientPort))
-	vip = netip.AddrPortFrom(addrFrom(fk.Vip.Bytes, fk.Family), host16(fk.VipPort))
+	client = netip.AddrPortFrom(addrFrom(fk.Client.Bytes, fk.Family), fk.ClientPort)
+	vip = netip.AddrPortFrom(addrFrom(fk.Vip.Bytes, fk.Family), fk.VipPort)
 	return client, vip, Proto(fk.Proto)
 }
 
@@ -108,8 +92,8 @@ func flowKeyOf(client, vip netip.AddrPort, proto Proto) xlbFlowKey {
 	var fk xlbFlowKey
 	fk.Client.Bytes = addrBytes(client.Addr())
 	fk.Vip.Bytes = addrBytes(vip.Addr())
-	fk.ClientPort = be16(client.Port())
-	fk.VipPort = be16(vip.Port())
+	fk.ClientPort = client.Port()
+	fk.VipPort = vip.Port()
 	fk.Proto = uint8(proto)
 	fk.Family = family(client.Addr())
 	return fk

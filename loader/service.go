@@ -190,7 +190,7 @@ func (d *Dataplane) restore() error {
 		rs := &realState{
 			id:    id,
 			svcID: r.ServiceId,
-			addr:  netip.AddrPortFrom(addrFrom(r.Addr.Bytes, r.Family), host16(r.Port)),
+			addr:  netip.AddrPortFrom(addrFrom(r.Addr.Bytes, r.Family), r.Port),
 			avail: r.Flags&xlbRealFlagsREAL_F_AVAILABLE != 0,
 		}
 		if s, ok := byID[r.ServiceId]; ok {
@@ -226,7 +226,7 @@ func (d *Dataplane) restoreRetired(rs *realState) error {
 		}
 		if set.Count > 0 {
 			v := set.Vips[0]
-			rs.vip = netip.AddrPortFrom(addrFrom(v.Vip.Bytes, family(rs.addr.Addr())), host16(v.Port))
+			rs.vip = netip.AddrPortFrom(addrFrom(v.Vip.Bytes, family(rs.addr.Addr())), v.Port)
 			rs.proto = p
 			return nil
 		}
@@ -292,7 +292,7 @@ func (d *Dataplane) serviceValue(s *svcState) xlbService {
 func (d *Dataplane) realValue(rs *realState) xlbReal {
 	var v xlbReal
 	v.Addr.Bytes = addrBytes(rs.addr.Addr())
-	v.Port = be16(rs.addr.Port())
+	v.Port = rs.addr.Port()
 	v.Family = family(rs.addr.Addr())
 	v.ServiceId = rs.svcID
 	if rs.avail && !rs.retired {
@@ -458,7 +458,7 @@ func (d *Dataplane) writeRealVips(addr netip.AddrPort, proto Proto) error {
 	set.Count = uint32(len(vips))
 	for i, v := range vips {
 		set.Vips[i].Vip.Bytes = addrBytes(v.Addr())
-		set.Vips[i].Port = be16(v.Port())
+		set.Vips[i].Port = v.Port()
 	}
 	if err := d.objs.RealVips.Put(key, &set); err != nil {
 		return fmt.Errorf("write real_vips %s: %w", addr, err)

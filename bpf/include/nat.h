@@ -99,7 +99,7 @@ static __always_inline __u32 schedule(struct service *svc, struct packet *p, __u
 
 	if (svc->persist_timeout) {
 		__builtin_memset(&pk, 0, sizeof(pk));
-		pk.client.v4 = mask_v4(p->ip->saddr, svc->persist_prefix);
+		ADDR4(pk.client) = mask_v4(p->ip->saddr, svc->persist_prefix);
 		pk.service_id = svc->id;
 		t = bpf_map_lookup_elem(&persistence, &pk);
 		if (t && now - t->last_seen <= svc->persist_timeout) {
@@ -172,7 +172,7 @@ static __always_inline void refresh(
 		struct persist *t;
 
 		__builtin_memset(&pk, 0, sizeof(pk));
-		pk.client.v4 = mask_v4(fk->client.v4, svc->persist_prefix);
+		ADDR4(pk.client) = mask_v4(ADDR4(fk->client), svc->persist_prefix);
 		pk.service_id = ct->service_id;
 		t = bpf_map_lookup_elem(&persistence, &pk);
 		if (t && t->real_id == ct->real_id)
@@ -307,10 +307,10 @@ static __always_inline int forward_v4(struct xdp_md *ctx, struct packet *p, stru
 		return count(STAT_DROP_BAD_CSUM, XDP_DROP);
 
 	__builtin_memset(&fk, 0, sizeof(fk));
-	fk.client.v4 = p->ip->saddr;
-	fk.vip.v4 = p->ip->daddr;
-	fk.client_port = p->sport;
-	fk.vip_port = p->dport;
+	ADDR4(fk.client) = p->ip->saddr;
+	ADDR4(fk.vip) = p->ip->daddr;
+	fk.client_port = bpf_ntohs(p->sport);
+	fk.vip_port = bpf_ntohs(p->dport);
 	fk.proto = p->ip->protocol;
 	fk.family = AF_INET;
 
@@ -324,7 +324,7 @@ static __always_inline int forward_v4(struct xdp_md *ctx, struct packet *p, stru
 			track_tcp(ct, p->tcp, 1);
 		refresh(ct, &fk, now, svc);
 		count_bytes(ct->service_id, ct->real_id, p->len, 1);
-		rewrite_v4(p, 1, ct->real.v4, ct->real_port);
+		rewrite_v4(p, 1, ADDR4(ct->real), bpf_htons(ct->real_port));
 		return send_v4(ctx, p);
 	}
 
@@ -363,7 +363,7 @@ static __always_inline int forward_v4(struct xdp_md *ctx, struct packet *p, stru
 			rs->conns_established++;
 	}
 	count_bytes(svc->id, rid, p->len, 1);
-	rewrite_v4(p, 1, nc.real.v4, nc.real_port);
+	rewrite_v4(p, 1, ADDR4(nc.real), bpf_htons(nc.real_port));
 	return send_v4(ctx, p);
 }
 
@@ -377,8 +377,8 @@ static __always_inline int reverse_v4(struct xdp_md *ctx, struct packet *p, stru
 	__u32 i, n = rv->count;
 
 	__builtin_memset(&fk, 0, sizeof(fk));
-	fk.client.v4 = p->ip->daddr;
-	fk.client_port = p->dport;
+	ADDR4(fk.client) = p->ip->daddr;
+	fk.client_port = bpf_ntohs(p->dport);
 	fk.proto = p->ip->protocol;
 	fk.family = AF_INET;
 
@@ -388,7 +388,7 @@ static __always_inline int reverse_v4(struct xdp_md *ctx, struct packet *p, stru
 		fk.vip = rv->vips[i].vip;
 		fk.vip_port = rv->vips[i].port;
 		ct = bpf_map_lookup_elem(&conntrack, &fk);
-		if (ct && ct->real.v4 == p->ip->saddr && ct->real_port == p->sport)
+		if (ct && ADDR4(ct->real) == p->ip->saddr && ct->real_port == bpf_ntohs(p->sport))
 			break;
 		ct = NULL;
 	}
@@ -403,6 +403,6 @@ static __always_inline int reverse_v4(struct xdp_md *ctx, struct packet *p, stru
 		track_tcp(ct, p->tcp, 0);
 	refresh(ct, &fk, now_sec(), NULL);
 	count_bytes(ct->service_id, ct->real_id, p->len, 0);
-	rewrite_v4(p, 0, fk.vip.v4, fk.vip_port);
+	rewrite_v4(p, 0, ADDR4(fk.vip), bpf_htons(fk.vip_port));
 	return send_v4(ctx, p);
 }

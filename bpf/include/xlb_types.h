@@ -1,25 +1,27 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* xlb_types.h: structs and enums shared with Go (bpf2go -type). Fields
- * named *_port and addresses are in network byte order; everything else is
- * host order. Layouts are explicit (no implicit padding) and checked. */
+/* xlb_types.h: structs and enums shared with Go (bpf2go -type). They are
+ * what an operator reads in `bpftool map dump`, so ports are in host byte
+ * order (80, not 20480) and addresses are bytes; the parser converts. Layouts
+ * are explicit (no implicit padding) and checked. */
 #pragma once
 
 #include <linux/types.h>
 
 #include "xlb_consts.h"
 
-/* An IPv4 or IPv6 address. IPv4 uses the first 4 bytes, the rest is zero;
- * the family travels next to it. */
-union addr {
+/* An IPv4 or IPv6 address as its bytes: IPv4 uses the first 4, the rest is
+ * zero; the family travels next to it. */
+struct addr {
 	__u8 bytes[16];
-	__be32 v4;
-	__be32 v6[4];
-};
+} __attribute__((aligned(4)));
+
+/* ADDR4 is an IPv4 address's 4 bytes as the __be32 a header holds. */
+#define ADDR4(a) (*(__be32 *)(a).bytes)
 
 /* services map key: a virtual service as (VIP, port, protocol). */
 struct service_key {
-	union addr vip;
-	__be16 port;
+	struct addr vip;
+	__u16 port;
 	__u8 proto;  /* IPPROTO_TCP or IPPROTO_UDP */
 	__u8 family; /* AF_INET or AF_INET6 */
 };
@@ -61,8 +63,8 @@ enum real_flags {
 /* reals map value, indexed by real id. A real is one (service, address,
  * port): the same server behind two services has two ids. */
 struct real {
-	union addr addr;
-	__be16 port;
+	struct addr addr;
+	__u16 port;
 	__u8 family;
 	__u8 pad;
 	__u32 service_id;
@@ -72,16 +74,16 @@ _Static_assert(sizeof(struct real) == 28, "real ABI");
 
 /* real_vips map key: a real server's address as its replies show it. */
 struct real_key {
-	union addr addr;
-	__be16 port;
+	struct addr addr;
+	__u16 port;
 	__u8 proto;
 	__u8 family;
 };
 _Static_assert(sizeof(struct real_key) == 20, "real_key ABI");
 
 struct vip_port {
-	union addr vip;
-	__be16 port;
+	struct addr vip;
+	__u16 port;
 	__u16 pad;
 };
 
@@ -93,10 +95,10 @@ struct real_vip_set {
 
 /* conntrack map key: a connection as the client sent it. */
 struct flow_key {
-	union addr client;
-	union addr vip;
-	__be16 client_port;
-	__be16 vip_port;
+	struct addr client;
+	struct addr vip;
+	__u16 client_port;
+	__u16 vip_port;
 	__u8 proto;
 	__u8 family;
 	__u16 pad;
@@ -115,8 +117,8 @@ enum conn_state {
 
 /* conntrack map value: where the connection goes. */
 struct conn {
-	union addr real;
-	__be16 real_port;
+	struct addr real;
+	__u16 real_port;
 	__u16 service_id;
 	__u32 real_id;
 	__u32 last_seen; /* CLOCK_MONOTONIC seconds */
@@ -127,7 +129,7 @@ _Static_assert(sizeof(struct conn) == 32, "conn ABI");
 /* persistence map key: a client (masked by persistence_granularity) of a
  * service. */
 struct persist_key {
-	union addr client;
+	struct addr client;
 	__u32 service_id;
 };
 _Static_assert(sizeof(struct persist_key) == 20, "persist_key ABI");

@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 )
 
@@ -132,12 +133,22 @@ func (s *Servers) ServeWhoAmI(ns *NS, addr string) error {
 // HTTPClient makes requests from ns, a new connection each, accepting
 // any certificate.
 func HTTPClient(ns *NS, timeout time.Duration) *http.Client {
+	return HTTPClientFrom(ns, netip.Addr{}, timeout)
+}
+
+// HTTPClientFrom is HTTPClient with the given source address (zero: the
+// kernel's choice).
+func HTTPClientFrom(ns *NS, src netip.Addr, timeout time.Duration) *http.Client {
+	var local net.Addr
+	if src.IsValid() {
+		local = &net.TCPAddr{IP: src.AsSlice()}
+	}
 	return &http.Client{Timeout: timeout, Transport: &http.Transport{
 		DisableKeepAlives: true,
 		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
 		DialContext: func(ctx context.Context, network, addr string) (c net.Conn, err error) {
 			err = ns.Do(func() error {
-				var d net.Dialer
+				d := net.Dialer{LocalAddr: local}
 				c, err = d.DialContext(ctx, network, addr)
 				return err
 			})

@@ -1,0 +1,266 @@
+// Command lab runs xlb's demo: the seed's network (a client, an upstream
+// router, a director, two web servers) in network namespaces, with xlbd
+// balancing real HTTP between the web servers.
+//
+//	go run ./tools/lab demo [--bin DIR]   build the lab, show xlb at work, clean up
+//	go run ./tools/lab down               remove a lab left behind by a killed demo
+//
+// Everything stays inside namespaces named xlb-*, joined by veth pairs;
+// nothing touches the host's interfaces. Needs root.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/xlb/xlb/internal/lab"
+	"net/netip"
+)
+
+//go:embed xlb.toml
+var labConfig string
+
+const (
+	prefix = "xlb-"
+	pins   = "/sys/fs/bpf/xlb-demo"
+	sock   = "/run/xlb/demo.sock"
+)
+
+func main() {
+	fs := flag.NewFlagSet("lab", flag.ExitOnError)
+	bin := fs.String("bin", "bin", "directory holding xlbd and xlbctl")
+	cmd := "demo"
+	args := os.Args[1:]
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	fs.Parse(args)
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "lab: needs root (network namespaces, XDP): sudo make demo")
+		os.Exit(1)
+	}
+	var err error
+	switch cmd {
+	case "demo":
+		err = demo(*bin)
+	case "down":
+		err = down()
+	default:
+		err = fmt.Errorf("unknown command %q: want demo or down", cmd)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lab:", err)
+		os.Exit(1)
+	}
+}
+
+// down removes namespaces and pins a killed demo left behind.
+func down() error {
+	entries, _ := os.ReadDir("/run/netns")
+	var errs []error
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) {
+			if err := exec.Command("ip", "netns", "delete", e.Name()).Run(); err != nil {
+				errs = append(errs, fmt.Errorf("delete netns %s: %w", e.Name(), err))
+			}
+		}
+	}
+	if err := os.RemoveAll(pins); err != nil {
+		errs = append(errs, err)
+	}
+	os.Remove(sock)
+	return errors.Join(errs...)
+}
+
+func step(format string, args ...any) {
+	fmt.Printf("\n\033[1m== "+format+"\033[0m\n", args...)
+}
+
+func demo(bin string) (err error) {
+	xlbd, xlbctl := filepath.Join(bin, "xlbd"), filepath.Join(bin, "xlbctl")
+	for _, b := range []string{xlbd, xlbctl} {
+		if _, err := os.Stat(b); err != nil {
+			return fmt.Errorf("%s: %w (run `make build` first)", b, err)
+		}
+	}
+	step("building the lab: client 198.51.100.0/24 -- router -- director (VIP %s, farm gateway %s) -- web1, web2", lab.VIP, lab.FarmGateway)
+	topo, err := lab.NewTopology(lab.TopologyOptions{Prefix: prefix, LBs: 1, StaticVIPs: true})
+	if err != nil {
+		return fmt.Errorf("%w (a previous demo left its lab? `go run ./tools/lab down`)", err)
+	}
+	defer func() {
+		step("cleaning up")
+		if cerr := topo.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+		os.RemoveAll(pins)
+	}()
+	srv := &lab.Servers{}
+	defer srv.Close()
+	for i, w := range topo.Webs {
+		if err := srv.ServeWeb(w, fmt.Sprintf("web%d", i+1), lab.WebAddrs[i]); err != nil {
+			return err
+		}
+	}
+	if err := srv.ServeWhoAmI(topo.Inet, lab.InetAddr+":8080"); err != nil {
+		return err
+	}
+	// More client addresses, to show persistence per client.
+	for i := 11; i <= 18; i++ {
+		if err := topo.Client.AddAddr("eth0", fmt.Sprintf("198.51.100.%d/24", i)); err != nil {
+			return err
+		}
+	}
+
+	dir, err := os.MkdirTemp("", "xlb-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfgPath := filepath.Join(dir, "xlb.toml")
+	cfg := strings.NewReplacer(
+		`bpffs = "/sys/fs/bpf/xlb"`, fmt.Sprintf("bpffs = %q", pins),
+		`control_socket = "/run/xlb/xlbd.sock"`, fmt.Sprintf("control_socket = %q", sock),
+		`delay_loop = "30s"`, `delay_loop = "2s"`,
+	).Replace(labConfig)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+
+	step("xlbd check --config xlb.toml  (tools/lab/xlb.toml: the seed's keepalived.conf + iptables.rules in TOML)")
+	if err := run(topo.LBs[0].Command(context.Background(), xlbd, "check", "--config", cfgPath)); err != nil {
+		return err
+	}
+
+	step("starting xlbd on the director")
+	logf, err := os.Create(filepath.Join(dir, "xlbd.log"))
+	if err != nil {
+		return err
+	}
+	d := topo.LBs[0].Command(context.Background(), xlbd, "--config", cfgPath, "--log-format", "text")
+	d.Stdout, d.Stderr = logf, logf
+	if err := d.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		d.Process.Signal(syscall.SIGTERM)
+		d.Wait()
+		logf.Close()
+		if err != nil {
+			b, _ := os.ReadFile(logf.Name())
+			fmt.Fprintf(os.Stderr, "xlbd logs:\n%s", b)
+		}
+	}()
+	ctl := func(args ...string) error {
+		return run(exec.Command(xlbctl, append([]string{"--socket", sock}, args...)...))
+	}
+	if err := waitFor(15*time.Second, func() bool { return exec.Command(xlbctl, "--socket", sock, "status").Run() == nil }); err != nil {
+		return fmt.Errorf("xlbd did not come up: %w", err)
+	}
+	fmt.Println("xlbd is up; health checks (HTTP_GET /icons/unknown.gif, SSL_GET) running")
+	time.Sleep(time.Second)
+
+	step("8 clients (198.51.100.11-18) each GET http://%s/", lab.VIP)
+	count := map[string]int{}
+	for i := 11; i <= 18; i++ {
+		src := fmt.Sprintf("198.51.100.%d", i)
+		body, err := getFrom(topo.Client, src, "http://"+lab.VIP+"/")
+		if err != nil {
+			return err
+		}
+		count[body]++
+		fmt.Printf("  client %s -> answered by %s\n", src, body)
+	}
+	fmt.Printf("  balanced: %v\n", count)
+
+	step("persistence_timeout 50s: client 198.51.100.11 comes back 5 times")
+	for range 5 {
+		body, err := getFrom(topo.Client, "198.51.100.11", "http://"+lab.VIP+"/")
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  198.51.100.11 -> %s\n", body)
+	}
+
+	step("HTTPS through the VIP (virtual_server %s 443)", lab.VIP)
+	body, err := getFrom(topo.Client, "198.51.100.12", "https://"+lab.VIP+"/")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  https://%s/ -> %s\n", lab.VIP, body)
+
+	step("masquerade: web1 (192.0.2.100) fetches http://%s:8080/ on the internet side", lab.InetAddr)
+	seen, err := getFrom(topo.Webs[0], "", "http://"+lab.InetAddr+":8080/")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  the internet host sees the farm as %s (the director's public address)\n", seen)
+
+	step("xlbctl status")
+	if err := ctl("status"); err != nil {
+		return err
+	}
+	step("xlbctl conns")
+	if err := ctl("conns", "--limit", "5"); err != nil {
+		return err
+	}
+	step("bpftool map dump pinned %s/conntrack  (first entry)", pins)
+	out, err := exec.Command("bpftool", "map", "dump", "pinned", pins+"/conntrack").Output()
+	if err != nil {
+		return fmt.Errorf("bpftool: %w", err)
+	}
+	fmt.Println(firstEntry(string(out)))
+
+	step("demo done: xlb balanced real HTTP/HTTPS in XDP, kept persistent clients, masqueraded the farm")
+	return nil
+}
+
+func run(c *exec.Cmd) error {
+	c.Stdout, c.Stderr = os.Stdout, os.Stderr
+	return c.Run()
+}
+
+func waitFor(d time.Duration, ok func() bool) error {
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			return errors.New("timed out")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return nil
+}
+
+func getFrom(ns *lab.NS, src, url string) (string, error) {
+	var c = lab.HTTPClient(ns, 5*time.Second)
+	if src != "" {
+		c = lab.HTTPClientFrom(ns, netipMust(src), 5*time.Second)
+	}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// firstEntry cuts bpftool's JSON-ish dump after its first entry.
+func firstEntry(s string) string {
+	if i := strings.Index(s, "},{"); i > 0 {
+		return s[:i+1] + ",\n  ...]"
+	}
+	return s
+}
+
+func netipMust(s string) netip.Addr { return netip.MustParseAddr(s) }
