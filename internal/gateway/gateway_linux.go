@@ -93,10 +93,11 @@ func (g *Gateway) Close() {
 // Apply makes table inet xlb and the forwarding sysctls match spec. The
 // table is replaced whole in one nftables transaction: applying the same
 // spec again changes nothing, and if the kernel refuses the batch the old
-// table stays. Forwarding is switched on after the new rules are in and
-// off before they change, so no unmasqueraded packet is forwarded in
-// between. The spec is checked before anything changes; a sysctl that
-// cannot be written is an error after the table was replaced.
+// table stays. Forwarding (IPv4, and IPv6 when a rule has an IPv6 source)
+// is switched off before the table changes and on after, so no packet is
+// forwarded without the rules meant for it. The spec and its interfaces
+// are checked before anything changes; an error after that leaves
+// forwarding off where spec turns it off.
 func (g *Gateway) Apply(spec Spec) error {
 	rules, ex4, ex6, err := spec.normalized()
 	if err != nil {
@@ -110,16 +111,17 @@ func (g *Gateway) Apply(spec Spec) error {
 	if err := g.inNS(func() error { return checkInterfaces(rules) }); err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	v6 := spec.Forwarding && wantsIPv6(rules)
-	if !spec.Forwarding {
-		if err := g.setForwarding(false, false); err != nil {
-			return err
-		}
+	want := map[string]bool{
+		keyIPForward:  spec.Forwarding,
+		keyIP6Forward: spec.Forwarding && wantsIPv6(rules),
+	}
+	if err := g.setForwarding(want, false); err != nil {
+		return err
 	}
 	if err := g.replaceTable(rules, ex4, ex6); err != nil {
 		return err
 	}
-	if err := g.setForwarding(spec.Forwarding, v6); err != nil {
+	if err := g.setForwarding(want, true); err != nil {
 		return err
 	}
 	g.logger.Info("gateway applied", "forwarding", spec.Forwarding, "masquerade_rules", len(rules),
@@ -163,17 +165,18 @@ func (g *Gateway) replaceTable(rules []Rule, ex4, ex6 []netip.Addr) error {
 	return nil
 }
 
-func (g *Gateway) setForwarding(v4, v6 bool) error {
+// setForwarding lowers the global forwarding keys want has off, or raises
+// those it has on: Apply lowers before the table changes and raises after,
+// so that nothing is forwarded without the rules meant to go with it.
+func (g *Gateway) setForwarding(want map[string]bool, on bool) error {
 	err := g.inNS(func() error {
 		var errs []error
-		for _, k := range []struct {
-			key string
-			on  bool
-		}{{keyIPForward, v4}, {keyIP6Forward, v6}} {
-			if k.on {
-				errs = append(errs, g.raise(k.key))
-			} else {
-				errs = append(errs, g.lower(k.key))
+		for _, key := range []string{keyIPForward, keyIP6Forward} {
+			switch {
+			case want[key] && on:
+				errs = append(errs, g.raise(key))
+			case !want[key] && !on:
+				errs = append(errs, g.lower(key))
 			}
 		}
 		return errors.Join(errs...)

@@ -119,7 +119,11 @@ func (g *Gateway) lower(key string) error {
 			continue
 		}
 		if slices.Contains(g.ifaces, ifname) {
-			errs = append(errs, g.set1(k))
+			if err := g.set1(k); errors.Is(err, fs.ErrNotExist) {
+				g.logger.Warn("dataplane interface is gone", "ifname", ifname)
+			} else {
+				errs = append(errs, err)
+			}
 		} else {
 			errs = append(errs, g.restore(k))
 		}
