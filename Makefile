@@ -24,9 +24,9 @@ check-generated: generate
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-## test: everything: deps, lint, stale-bindings check, all test tiers (root)
-test: deps lint check-generated
-	$(GO) test -race -count=1 -timeout 20m ./...
+## test: the whole suite as CI runs it: deps, lint, all test tiers (root)
+test:
+	./tools/test.sh
 
 ## test-unit: tests that need neither root nor network namespaces
 test-unit:
@@ -40,8 +40,8 @@ lint:
 	@! grep -n 'bpf_printk' bpf/*.c bpf/include/*.h
 
 ## demo: build the netns lab, run xlbd in it and show it balancing (root)
-demo: deps
-	$(GO) run ./tools/lab demo
+demo:
+	./tools/demo.sh
 
 ## bench: benchmarks (root); results go to BENCHMARKS.md by hand
 bench: deps

@@ -4,6 +4,7 @@
 set -euo pipefail
 
 pkgs=(
+	gcc libc6-dev git                                                # go test -race (cgo)
 	clang-14 llvm-14 clang-format-14 libbpf-dev linux-libc-dev bpftool # BPF build
 	iproute2 nftables util-linux procps                              # labs (nsenter, sysctl)
 	keepalived                                                       # VRRP interop peer
