@@ -1,10 +1,12 @@
 package vrrp_test
 
 import (
+	"net/netip"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/xlb/xlb/internal/testutil"
 	"github.com/xlb/xlb/vrrp"
 )
 
@@ -63,8 +65,11 @@ func TestInteropXLBMasterKeepalivedBackup(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLAN(t)
+			start := time.Now()
 			x := startXLB(t, l.a, xlbInstance(200, append(tc.mod, func(c *vrrp.InstanceConfig) { c.InitialState = vrrp.StateMaster })...))
 			waitAddr(t, l.a, vipAddr, true, 3*time.Second)
+			// The new master announces the VIP: five gratuitous ARPs.
+			l.waitAnnounced(t, vipAddr, macOf(t, l.a, "eth0"), start, 5)
 			ka := startKeepalived(t, l.b, tc.ka)
 			ka.waitLog(t, "Entering BACKUP STATE", 5*time.Second)
 			holdAddr(t, l.b, vipAddr, false, 2*time.Second)
@@ -247,6 +252,8 @@ func TestInteropIPv6(t *testing.T) {
 	up := waitAddr(t, l.a, vip6.Addr(), true, 2*time.Second)
 	last, _ := l.sniff.last(st.MasterAddr, up)
 	t.Logf("ipv6 v3 100ms: priority 0 handover keepalived -> xlb took %v", up.Sub(last.at))
+	// The new master announces the VIP with unsolicited neighbour advertisements.
+	l.waitAnnounced(t, vip6.Addr(), macOf(t, l.a, "eth0"), last.at, 5)
 	// And back: keepalived (200) returns and preempts xlb.
 	k = startKeepalived(t, l.b, ka)
 	waitAddr(t, l.b, vip6.Addr(), true, 3*time.Second)
@@ -254,4 +261,91 @@ func TestInteropIPv6(t *testing.T) {
 	if got := x.status(t).Counters.TxAdverts; got < 2 {
 		t.Fatalf("xlb sent %d IPv6 advertisements", got)
 	}
+}
+
+func TestInteropUnicast(t *testing.T) {
+	t.Parallel()
+	l := newLAN(t)
+	ka := kaV2("MASTER", 200)
+	ka.UnicastSrc, ka.Peers = addrB.String(), []string{addrA.String()}
+	k := startKeepalived(t, l.b, ka)
+	waitAddr(t, l.b, vipAddr, true, 5*time.Second)
+	x := startXLB(t, l.a, xlbInstance(100, func(c *vrrp.InstanceConfig) {
+		c.UnicastSrc, c.UnicastPeers = addrA, []netip.Addr{addrB}
+	}))
+	holdAddr(t, l.a, vipAddr, false, 2*time.Second)
+	if st := x.status(t); st.State != vrrp.StateBackup || st.MasterAddr != addrB || st.Counters.RxAdverts < 2 {
+		t.Fatalf("xlb: %+v", st)
+	}
+	noDrops(t, x)
+	k.signal(syscall.SIGTERM)
+	d := l.takeover(t, addrB, l.a, vipAddr, 2*time.Second)
+	t.Logf("unicast v2: priority 0 handover keepalived -> xlb took %v", d)
+	// xlb now advertises to its peer only.
+	time.Sleep(1100 * time.Millisecond)
+	sent := l.sniff.from(addrA, time.Time{})
+	if len(sent) == 0 {
+		t.Fatal("xlb sent no advertisement")
+	}
+	for _, a := range sent {
+		if a.dst != addrB {
+			t.Fatalf("xlb advertised to %v, want only the unicast peer %v", a.dst, addrB)
+		}
+	}
+}
+
+// TestInteropSyncGroup runs the seed's two instances in one sync group:
+// VI_PUBLIC (vrid 1, public VIP on eth0) and VI_GATEWAY (vrid 2, the farm
+// gateway on eth1), with xlb (priority 200) and keepalived (150).
+func TestInteropSyncGroup(t *testing.T) {
+	t.Parallel()
+	l := newLAN(t)
+	l.addFarm(t)
+	gw := netip.MustParsePrefix("192.0.2.1/24")
+	x := startXLBConf(t, l.a, vrrp.Config{
+		Instances: []vrrp.InstanceConfig{
+			xlbInstance(200, func(c *vrrp.InstanceConfig) { c.Name = "VI_PUBLIC" }),
+			xlbInstance(200, func(c *vrrp.InstanceConfig) {
+				c.Name, c.Interface, c.VRID, c.AuthPass = "VI_GATEWAY", "eth1", 2, "ThisPass"
+				c.VIPs = []vrrp.VIP{{Prefix: gw}}
+			}),
+		},
+		SyncGroups: []vrrp.SyncGroup{{Name: "VG1", Instances: []string{"VI_PUBLIC", "VI_GATEWAY"}}},
+	})
+	waitAddr(t, l.a, vipAddr, true, 5*time.Second)
+	waitAddr(t, l.a, gw.Addr(), true, time.Second)
+	pub, gwy := kaV2("BACKUP", 150), kaV2("BACKUP", 150)
+	pub.Name = "VI_PUBLIC"
+	gwy.Name, gwy.Interface, gwy.VRID, gwy.AuthPass, gwy.VIP = "VI_GATEWAY", "eth1", 2, "ThisPass", gw.String()
+	k := startKeepalivedConf(t, l.b, kaConfig{SyncGroup: "VG1", Instances: []kaInstance{pub, gwy}})
+	k.waitLog(t, "Entering BACKUP STATE", 3*time.Second)
+	holdAddr(t, l.b, vipAddr, false, 1500*time.Millisecond)
+
+	// xlb's farm link fails: its group goes to FAULT (VI_PUBLIC hands over
+	// with priority 0), and keepalived's group takes both addresses once
+	// VI_GATEWAY's master is silent for its down interval.
+	down := time.Now()
+	testutil.Must(t, l.a.Down("eth1"))
+	waitAddr(t, l.a, vipAddr, false, time.Second)
+	upPub := waitAddr(t, l.b, vipAddr, true, 6*time.Second)
+	upGw := waitAddr(t, l.b, gw.Addr(), true, time.Second)
+	t.Logf("sync group: xlb farm link down -> keepalived holds public VIP after %v, gateway after %v", upPub.Sub(down), upGw.Sub(down))
+	if s := x.node.Status(); s.Groups[0].State != vrrp.StateFault || s.Instances[0].State != vrrp.StateFault {
+		t.Fatalf("xlb: %+v", s)
+	}
+
+	// The link returns: xlb (200) preempts keepalived (150) on both.
+	up := time.Now()
+	testutil.Must(t, l.a.Up("eth1"))
+	waitAddr(t, l.a, vipAddr, true, 6*time.Second)
+	waitAddr(t, l.a, gw.Addr(), true, time.Second)
+	waitAddr(t, l.b, vipAddr, false, 2*time.Second)
+	waitAddr(t, l.b, gw.Addr(), false, time.Second)
+	t.Logf("sync group: xlb took both addresses back %v after its link came up", time.Since(up))
+
+	// xlb stops: priority 0 on both, keepalived takes both at once.
+	x.stop()
+	d := l.takeover(t, addrA, l.b, vipAddr, 2*time.Second)
+	waitAddr(t, l.b, gw.Addr(), true, time.Second)
+	t.Logf("sync group: priority 0 handover xlb -> keepalived took %v", d)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -66,8 +67,50 @@ func newLAN(t *testing.T) *lan {
 	}
 	testutil.Must(t, l.a.AddAddr("eth0", addrA.String()+"/24"))
 	testutil.Must(t, l.b.AddAddr("eth0", addrB.String()+"/24"))
-	l.sniff = startSniffer(t, l.br, "br0")
+	// Sniff on b's bridge port: every frame between a and b crosses it,
+	// unicast included (br0 itself sees only flooded frames).
+	l.sniff = startSniffer(t, l.br, "pb")
 	return l
+}
+
+// addFarm adds a second segment, eth1 in a and b on bridge br1, as the
+// seed's farm side (192.0.2.0/24, gateway VIP 192.0.2.1).
+func (l *lan) addFarm(t *testing.T) {
+	t.Helper()
+	testutil.Must(t, lab.Veth(l.a, "eth1", l.br, "qa"))
+	testutil.Must(t, lab.Veth(l.b, "eth1", l.br, "qb"))
+	testutil.Must(t, l.br.Bridge("br1", "qa", "qb"))
+	testutil.Must(t, l.a.AddAddr("eth1", "192.0.2.2/24"))
+	testutil.Must(t, l.b.AddAddr("eth1", "192.0.2.3/24"))
+}
+
+func macOf(t *testing.T, ns *lab.NS, ifname string) string {
+	t.Helper()
+	l, err := ns.Netlink().LinkByName(ifname)
+	testutil.Must(t, err)
+	return l.Attrs().HardwareAddr.String()
+}
+
+// waitAnnounced waits until at least n announcements of addr from mac
+// were seen since t.
+func (l *lan) waitAnnounced(t *testing.T, addr netip.Addr, mac string, since time.Time, n int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Second)
+	for {
+		got := 0
+		for _, a := range l.sniff.announced(addr, since) {
+			if a.mac == mac {
+				got++
+			}
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d announcements of %v from %s, want %d", got, addr, mac, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // hasAddr reports whether ns has a on any interface.
@@ -114,19 +157,29 @@ func holdAddr(t *testing.T, ns *lab.NS, a netip.Addr, present bool, d time.Durat
 	}
 }
 
-// sniffer records every VRRP advertisement crossing the bridge.
+// sniffer records every VRRP advertisement, gratuitous ARP and
+// unsolicited neighbour advertisement crossing the bridge.
 type sniffer struct {
-	mu      sync.Mutex
-	adverts []seen
+	mu        sync.Mutex
+	adverts   []seen
+	announces []announcement
 }
 
 type seen struct {
 	at       time.Time
-	src      netip.Addr
+	src, dst netip.Addr
 	version  uint8
 	priority uint8
 	ttl      uint8
 	raw      []byte // the VRRP packet
+}
+
+// announcement is a gratuitous ARP (sender = target = addr) or an
+// unsolicited neighbour advertisement for addr.
+type announcement struct {
+	at   time.Time
+	addr netip.Addr
+	mac  string // the Ethernet source
 }
 
 func startSniffer(t *testing.T, ns *lab.NS, ifname string) *sniffer {
@@ -168,6 +221,11 @@ func startSniffer(t *testing.T, ns *lab.NS, ifname string) *sniffer {
 				s.mu.Lock()
 				s.adverts = append(s.adverts, a)
 				s.mu.Unlock()
+			} else if an, ok := parseAnnouncement(buf[:n]); ok {
+				an.at = at
+				s.mu.Lock()
+				s.announces = append(s.announces, an)
+				s.mu.Unlock()
 			}
 		}
 	}()
@@ -190,18 +248,57 @@ func parseAdvert(f []byte) (seen, bool) {
 			return seen{}, false
 		}
 		src, _ := netip.AddrFromSlice(ip[12:16])
+		dst, _ := netip.AddrFromSlice(ip[16:20])
 		v := ip[hl:]
-		return seen{src: src, version: v[0] >> 4, priority: v[2], ttl: ip[8], raw: bytes.Clone(v)}, true
+		return seen{src: src, dst: dst, version: v[0] >> 4, priority: v[2], ttl: ip[8], raw: bytes.Clone(v)}, true
 	case unix.ETH_P_IPV6:
 		ip := f[14:]
 		if len(ip) < 48 || ip[6] != vrrp.IPProtocol {
 			return seen{}, false
 		}
 		src, _ := netip.AddrFromSlice(ip[8:24])
+		dst, _ := netip.AddrFromSlice(ip[24:40])
 		v := ip[40:]
-		return seen{src: src, version: v[0] >> 4, priority: v[2], ttl: ip[7], raw: bytes.Clone(v)}, true
+		return seen{src: src, dst: dst, version: v[0] >> 4, priority: v[2], ttl: ip[7], raw: bytes.Clone(v)}, true
 	}
 	return seen{}, false
+}
+
+func parseAnnouncement(f []byte) (announcement, bool) {
+	if len(f) < 14 {
+		return announcement{}, false
+	}
+	mac := net.HardwareAddr(f[6:12]).String()
+	switch binary.BigEndian.Uint16(f[12:]) {
+	case unix.ETH_P_ARP:
+		a := f[14:]
+		if len(a) < 28 || !bytes.Equal(a[14:18], a[24:28]) {
+			return announcement{}, false
+		}
+		ip, _ := netip.AddrFromSlice(a[14:18])
+		return announcement{addr: ip, mac: mac}, true
+	case unix.ETH_P_IPV6:
+		ip := f[14:]
+		if len(ip) < 40+24 || ip[6] != unix.IPPROTO_ICMPV6 || ip[40] != 136 {
+			return announcement{}, false
+		}
+		target, _ := netip.AddrFromSlice(ip[48:64])
+		return announcement{addr: target, mac: mac}, true
+	}
+	return announcement{}, false
+}
+
+// announced returns the announcements of addr since t.
+func (s *sniffer) announced(addr netip.Addr, since time.Time) []announcement {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []announcement
+	for _, a := range s.announces {
+		if a.addr == addr && !a.at.Before(since) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // last returns the last advertisement from src before t (zero if none).
@@ -256,17 +353,20 @@ type xlbNode struct {
 
 func startXLB(t *testing.T, ns *lab.NS, cfgs ...vrrp.InstanceConfig) *xlbNode {
 	t.Helper()
+	return startXLBConf(t, ns, vrrp.Config{Instances: cfgs})
+}
+
+func startXLBConf(t *testing.T, ns *lab.NS, cfg vrrp.Config) *xlbNode {
+	t.Helper()
 	x := &xlbNode{errc: make(chan error, 1)}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	node, err := vrrp.New(vrrp.Config{
-		Instances: cfgs,
-		NetNS:     ns.Path(),
-		OnState: func(instance string, from, to vrrp.State) {
-			x.mu.Lock()
-			x.states = append(x.states, fmt.Sprintf("%s %v->%v", instance, from, to))
-			x.mu.Unlock()
-		},
-	}, logger.With("node", ns.Name))
+	cfg.NetNS = ns.Path()
+	cfg.OnState = func(instance string, from, to vrrp.State) {
+		x.mu.Lock()
+		x.states = append(x.states, fmt.Sprintf("%s %v->%v", instance, from, to))
+		x.mu.Unlock()
+	}
+	node, err := vrrp.New(cfg, logger.With("node", ns.Name))
 	testutil.Must(t, err)
 	x.node = node
 	ctx, cancel := context.WithCancel(context.Background())
@@ -347,6 +447,8 @@ func (s *syncBuffer) String() string {
 
 // kaInstance is the template data of a keepalived vrrp_instance.
 type kaInstance struct {
+	Name       string // default VI_1
+	Interface  string // default eth0
 	State      string // MASTER or BACKUP
 	Priority   int
 	Version    int
@@ -354,17 +456,37 @@ type kaInstance struct {
 	AuthPass   string // v2 only
 	NoPreempt  bool
 	PreemptDel int
-	VIP        string
-	VRID       int
+	VIP        string // default vipPrefix
+	VRID       int    // default 1
+	UnicastSrc string
+	Peers      []string
+}
+
+// kaConfig is a whole keepalived configuration; with SyncGroup set, all
+// instances form that vrrp_sync_group.
+type kaConfig struct {
+	RouterID  string
+	SyncGroup string
+	Instances []kaInstance
 }
 
 var kaTemplate = template.Must(template.New("ka").Parse(`global_defs {
     router_id {{.RouterID}}
     vrrp_garp_master_delay 0
 }
-vrrp_instance VI_1 {
+{{- if .SyncGroup}}
+vrrp_sync_group {{.SyncGroup}} {
+    group {
+{{- range .Instances}}
+        {{.Name}}
+{{- end}}
+    }
+}
+{{- end}}
+{{- range .Instances}}
+vrrp_instance {{.Name}} {
     state {{.State}}
-    interface eth0
+    interface {{.Interface}}
     virtual_router_id {{.VRID}}
     priority {{.Priority}}
     advert_int {{.AdvertInt}}
@@ -381,29 +503,50 @@ vrrp_instance VI_1 {
         auth_pass {{.AuthPass}}
     }
 {{- end}}
+{{- if .UnicastSrc}}
+    unicast_src_ip {{.UnicastSrc}}
+    unicast_peer {
+{{- range .Peers}}
+        {{.}}
+{{- end}}
+    }
+{{- end}}
     virtual_ipaddress {
-        {{.VIP}} dev eth0
+        {{.VIP}} dev {{.Interface}}
     }
 }
+{{- end}}
 `))
 
 func startKeepalived(t *testing.T, ns *lab.NS, in kaInstance) *keepalived {
 	t.Helper()
+	return startKeepalivedConf(t, ns, kaConfig{Instances: []kaInstance{in}})
+}
+
+func startKeepalivedConf(t *testing.T, ns *lab.NS, kc kaConfig) *keepalived {
+	t.Helper()
 	if _, err := exec.LookPath("keepalived"); err != nil {
 		t.Skip("skipped: keepalived not installed")
 	}
-	if in.VRID == 0 {
-		in.VRID = 1
-	}
-	if in.VIP == "" {
-		in.VIP = vipPrefix.String()
+	kc.RouterID = ns.Name
+	for i := range kc.Instances {
+		in := &kc.Instances[i]
+		if in.Name == "" {
+			in.Name = "VI_1"
+		}
+		if in.Interface == "" {
+			in.Interface = "eth0"
+		}
+		if in.VRID == 0 {
+			in.VRID = 1
+		}
+		if in.VIP == "" {
+			in.VIP = vipPrefix.String()
+		}
 	}
 	dir := t.TempDir()
 	var conf bytes.Buffer
-	testutil.Must(t, kaTemplate.Execute(&conf, struct {
-		kaInstance
-		RouterID string
-	}{in, ns.Name}))
+	testutil.Must(t, kaTemplate.Execute(&conf, kc))
 	path := filepath.Join(dir, "keepalived.conf")
 	testutil.Must(t, os.WriteFile(path, conf.Bytes(), 0o600))
 	k := &keepalived{dir: dir, out: &syncBuffer{}, done: make(chan struct{})}
