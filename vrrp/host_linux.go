@@ -117,6 +117,7 @@ func (h *linuxHost) primary(ifname string, v6 bool, exclude []netip.Addr) (netip
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("addresses of %s: %w", ifname, err)
 	}
+	var owned netip.Addr // a primary address that is also a VIP (the owner's case)
 	for _, a := range addrs {
 		ip, ok := netip.AddrFromSlice(a.IP)
 		if !ok {
@@ -128,7 +129,12 @@ func (h *linuxHost) primary(ifname string, v6 bool, exclude []netip.Addr) (netip
 			return ip, nil
 		case !v6 && a.Flags&unix.IFA_F_SECONDARY == 0 && !slices.Contains(exclude, ip):
 			return ip, nil
+		case !v6 && a.Flags&unix.IFA_F_SECONDARY == 0 && !owned.IsValid():
+			owned = ip
 		}
+	}
+	if owned.IsValid() {
+		return owned, nil
 	}
 	if v6 {
 		return netip.Addr{}, fmt.Errorf("interface %s has no IPv6 link-local address", ifname)

@@ -31,13 +31,13 @@ type Config struct {
 
 // Counters are an instance's advertisement counters.
 type Counters struct {
-	RxAdverts      uint64            // valid advertisements handed to the state machine
-	RxPriorityZero uint64            // of which priority 0 (a master stopping)
-	TxAdverts      uint64            // advertisements sent (one per destination)
-	TxErrors       uint64            // advertisements that failed to send
-	Dropped        map[string]uint64 // invalid advertisements by DropReason name
-	BecameMaster   uint64
-	VIPErrors      uint64 // failed address additions and removals
+	RxAdverts      uint64            `json:"rx_adverts"`       // valid advertisements handed to the state machine
+	RxPriorityZero uint64            `json:"rx_priority_zero"` // of which priority 0 (a master stopping)
+	TxAdverts      uint64            `json:"tx_adverts"`       // advertisements sent (one per destination)
+	TxErrors       uint64            `json:"tx_errors"`        // advertisements that failed to send
+	Dropped        map[string]uint64 `json:"dropped"`          // invalid advertisements by DropReason name
+	BecameMaster   uint64            `json:"became_master"`
+	VIPErrors      uint64            `json:"vip_errors"` // failed address additions and removals
 }
 
 // InstanceStatus is a snapshot of one instance for the control API.
@@ -569,6 +569,9 @@ func (n *Node) exec(rs *runState, acts []Action) {
 		case ActionDelVIPs:
 			ni := n.byName[a.Instance]
 			for _, v := range slices.Concat(ni.cfg.VIPs, ni.cfg.ExcludedVIPs) {
+				if v.Prefix.Addr() == ni.src {
+					continue // an owner's VIP is the interface's own address
+				}
 				if err := rs.h.delVIP(v, vipDev(v, ni.cfg)); err != nil {
 					n.counters(ni, func(c *Counters, _ *InstanceStatus) { c.VIPErrors++ })
 					n.log.Error("remove virtual address", "instance", ni.cfg.Name, "vip", v.Prefix, "err", err)

@@ -374,3 +374,17 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Fatal("accepted an instance without interface, vrid and addresses")
 	}
 }
+
+func TestNodeOwnerKeepsItsOwnAddress(t *testing.T) {
+	h := newFakeHost("eth0")
+	own := netip.PrefixFrom(h.src, 24)
+	h.addrs["eth0"] = []netip.Prefix{own}
+	cfg := ownerConfig()
+	cfg.VIPs, cfg.ExcludedVIPs = []VIP{{Prefix: own}}, nil
+	n, stop, _ := runNode(t, h, Config{Instances: []InstanceConfig{cfg}})
+	eventually(t, "master", func() bool { return n.Status().Instances[0].State == StateMaster })
+	stop()
+	if !h.has("eth0", own) {
+		t.Fatal("the owner removed its interface's own address")
+	}
+}

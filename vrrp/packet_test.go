@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/hex"
 	"net/netip"
+	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -282,4 +284,52 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("round trip:\n in %x\nout %x", b, out)
 		}
 	})
+}
+
+// TestKeepalivedCaptures decodes advertisements keepalived 2.2.7 sent in
+// the lab and re-encodes them byte for byte, checksums included.
+func TestKeepalivedCaptures(t *testing.T) {
+	want := map[string]Packet{
+		"v2-multicast-pass": {Version: 2, Type: 1, VRID: 1, Priority: 200, AuthType: AuthPass, Auth: PassAuth("secret"),
+			Interval: time.Second, Addrs: []netip.Addr{vip}},
+		"v3-multicast-1s": {Version: 3, Type: 1, VRID: 1, Priority: 200, Interval: time.Second, Addrs: []netip.Addr{vip}},
+		"v3-ipv6-100ms":   {Version: 3, Type: 1, VRID: 7, Priority: 150, Interval: 100 * time.Millisecond, Addrs: []netip.Addr{vip6}},
+		"v2-unicast-pass": {Version: 2, Type: 1, VRID: 1, Priority: 200, AuthType: AuthPass, Auth: PassAuth("secret"),
+			Interval: time.Second, Addrs: []netip.Addr{vip}},
+		"v3-unicast-2vips": {Version: 3, Type: 1, VRID: 1, Priority: 200, Interval: 500 * time.Millisecond, Addrs: []netip.Addr{vip, vip2}},
+	}
+	data, err := os.ReadFile("testdata/keepalived-2.2.7.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		name, src, dst, wire := f[0], netip.MustParseAddr(f[1]), netip.MustParseAddr(f[2]), mustHex(f[3])
+		t.Run(name, func(t *testing.T) {
+			w, ok := want[name]
+			if !ok {
+				t.Fatalf("no expectation for capture %s", name)
+			}
+			got, err := Decode(wire, src, dst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Checksum = got.Checksum
+			if !reflect.DeepEqual(*got, w) {
+				t.Fatalf("decode:\n got %+v\nwant %+v", *got, w)
+			}
+			b, err := w.Marshal(src, dst)
+			if err != nil || !bytes.Equal(b, wire) {
+				t.Fatalf("re-encode: %x, %v; want %x", b, err, wire)
+			}
+		})
+		seen++
+	}
+	if seen != len(want) {
+		t.Fatalf("%d captures, want %d", seen, len(want))
+	}
 }
