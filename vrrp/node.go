@@ -296,6 +296,7 @@ type runState struct {
 	conns []*connEntry
 	links map[string]linkInfo
 	rx    chan rxFrom
+	fail  chan error // a socket stopped working
 	// applied track script states
 	scripts map[scriptKey]scriptVal
 }
@@ -309,7 +310,8 @@ type rxFrom struct {
 // Run opens the sockets, removes leftover virtual addresses, starts every
 // instance and runs until ctx is cancelled; then masters hand over with a
 // priority 0 advertisement, addresses are removed and Run returns nil.
-// A Node runs once.
+// If a socket fails, Run does the same and returns the error. A Node runs
+// once.
 func (n *Node) Run(ctx context.Context) (err error) {
 	n.mu.Lock()
 	if n.running {
@@ -323,7 +325,7 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	rs := &runState{h: h, links: map[string]linkInfo{}, rx: make(chan rxFrom, 64), scripts: map[scriptKey]scriptVal{}}
+	rs := &runState{h: h, links: map[string]linkInfo{}, rx: make(chan rxFrom, 64), fail: make(chan error, 1), scripts: map[scriptKey]scriptVal{}}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	defer func() {
@@ -339,7 +341,7 @@ func (n *Node) Run(ctx context.Context) (err error) {
 		return err
 	}
 	for _, c := range rs.conns {
-		wg.Go(func() { n.readLoop(c, rs.rx, done) })
+		wg.Go(func() { n.readLoop(c, rs, done) })
 	}
 	links, err := h.watchLinks(done)
 	if err != nil {
@@ -368,6 +370,10 @@ func (n *Node) Run(ctx context.Context) (err error) {
 			return nil
 		case r := <-rs.rx:
 			n.receive(rs, r)
+		case err := <-rs.fail:
+			// Without a socket we cannot hear the master: hand over and stop.
+			n.exec(rs, n.m.Handle(Event{Kind: EventShutdown}, n.now()))
+			return err
 		case li, ok := <-links:
 			if !ok {
 				return errors.New("vrrp: link monitor ended")
@@ -465,20 +471,20 @@ func vipDev(v VIP, c InstanceConfig) string {
 	return c.Interface
 }
 
-func (n *Node) readLoop(c *connEntry, out chan<- rxFrom, done <-chan struct{}) {
+func (n *Node) readLoop(c *connEntry, rs *runState, done <-chan struct{}) {
 	for {
 		buf := make([]byte, 1500)
 		p, err := c.pc.read(buf)
 		if err != nil {
 			select {
 			case <-done:
-			default:
-				n.log.Error("vrrp socket read failed", "ifname", c.ifname, "err", err)
+			case rs.fail <- fmt.Errorf("vrrp: read from %s: %w", c.ifname, err):
+			default: // another socket already failed
 			}
 			return
 		}
 		select {
-		case out <- rxFrom{c: c, p: p, at: n.now()}:
+		case rs.rx <- rxFrom{c: c, p: p, at: n.now()}:
 		case <-done:
 			return
 		}

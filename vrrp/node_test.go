@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ type fakeHost struct {
 	announced []string
 	sent      []sentPacket
 	in        chan rxPacket
+	readErr   chan error
 	linkCh    chan linkInfo
 	closed    chan struct{}
 }
@@ -35,7 +37,7 @@ func newFakeHost(devs ...string) *fakeHost {
 	h := &fakeHost{
 		links: map[string]linkInfo{}, addrs: map[string][]netip.Prefix{},
 		src: netip.MustParseAddr("203.0.113.2"),
-		in:  make(chan rxPacket), linkCh: make(chan linkInfo), closed: make(chan struct{}),
+		in:  make(chan rxPacket), readErr: make(chan error), linkCh: make(chan linkInfo), closed: make(chan struct{}),
 	}
 	for i, d := range devs {
 		h.links[d] = linkInfo{name: d, index: i + 2, mac: net.HardwareAddr{2, 0, 0, 0, 0, byte(i + 2)}, up: true}
@@ -120,6 +122,8 @@ func (c fakeConn) read([]byte) (rxPacket, error) {
 	select {
 	case p := <-c.h.in:
 		return p, nil
+	case err := <-c.h.readErr:
+		return rxPacket{}, err
 	case <-c.h.closed:
 		return rxPacket{}, net.ErrClosed
 	}
@@ -386,5 +390,29 @@ func TestNodeOwnerKeepsItsOwnAddress(t *testing.T) {
 	stop()
 	if !h.has("eth0", own) {
 		t.Fatal("the owner removed its interface's own address")
+	}
+}
+
+func TestNodeSocketFailureHandsOver(t *testing.T) {
+	h := newFakeHost("eth0", "eth1")
+	n, err := newNode(Config{Instances: []InstanceConfig{ownerConfig()}}, nil, func(string) (host, error) { return h, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- n.Run(context.Background()) }()
+	eventually(t, "master", func() bool { return n.Status().Instances[0].State == StateMaster })
+	h.readErr <- errors.New("boom")
+	select {
+	case err := <-errc:
+		if err == nil || !strings.Contains(err.Error(), "boom") {
+			t.Fatalf("Run = %v, want the read error", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("Run did not return after a socket failure")
+	}
+	sent := h.sentPackets()
+	if sent[len(sent)-1].pkt.Priority != PriorityStop || h.has("eth0", vipP) {
+		t.Fatal("no handover after a socket failure")
 	}
 }
