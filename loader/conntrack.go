@@ -18,6 +18,9 @@ type Timeouts struct {
 	TCPFin time.Duration // after a FIN
 	TCPSyn time.Duration // SYN seen, handshake not completed
 	UDP    time.Duration
+	// Hold expires nothing: a backup director holds the flows its master
+	// syncs to it, and learns of their end from the master.
+	Hold bool
 }
 
 // CloseTimeout is how long a connection ended by RST stays tracked, so
@@ -130,6 +133,8 @@ func (d *Dataplane) Conns(keep func(*Conn) bool, limit int) ([]Conn, error) {
 type GCResult struct {
 	Conns, Expired, Templates, ExpiredTemplates int
 	FreedReals, FreedServices                   int
+	// ExpiredFlows are the connections this pass deleted.
+	ExpiredFlows []FlowID
 }
 
 // counterBase is a real's counters at the last GC scan.
@@ -169,7 +174,7 @@ func (d *Dataplane) GC(t Timeouts) (GCResult, error) {
 	var expired []xlbFlowKey
 	err := d.walkConntrack(func(k *xlbFlowKey, v *xlbConn) {
 		res.Conns++
-		if time.Duration(idle(now, v.LastSeen))*time.Second > t.of(v.State) {
+		if !t.Hold && time.Duration(idle(now, v.LastSeen))*time.Second > t.of(v.State) {
 			expired = append(expired, *k)
 			return
 		}
@@ -202,11 +207,13 @@ func (d *Dataplane) GC(t Timeouts) (GCResult, error) {
 		}
 		if err := d.objs.Conntrack.Delete(&expired[i]); err == nil {
 			res.Expired++
+			client, vip, proto := flowKeyFrom(expired[i])
+			res.ExpiredFlows = append(res.ExpiredFlows, FlowID{Proto: proto, Client: client, VIP: vip})
 		}
 	}
 	d.base = base
 
-	if err := d.gcTemplates(now, svcByID, live, &res); err != nil {
+	if err := d.gcTemplates(now, svcByID, live, t.Hold, &res); err != nil {
 		return res, err
 	}
 
@@ -262,7 +269,7 @@ func (d *Dataplane) templateKey(s *svcState, k *xlbFlowKey) xlbPersistKey {
 // timeout, and refreshes those whose client still has connections: a
 // template lives until the timeout after the client's last connection
 // ends, as IPVS's do.
-func (d *Dataplane) gcTemplates(now uint32, svcByID map[uint32]*svcState, live map[xlbPersistKey]bool, res *GCResult) error {
+func (d *Dataplane) gcTemplates(now uint32, svcByID map[uint32]*svcState, live map[xlbPersistKey]bool, hold bool, res *GCResult) error {
 	keys := make([]xlbPersistKey, batchSize)
 	vals := make([]xlbPersist, batchSize)
 	var cursor ebpf.MapBatchCursor
@@ -285,7 +292,7 @@ func (d *Dataplane) gcTemplates(now uint32, svcByID map[uint32]*svcState, live m
 				if err := d.objs.Persistence.Update(&k, &v, ebpf.UpdateExist); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 					return fmt.Errorf("refresh template: %w", err)
 				}
-			case !live[k] && age > timeout:
+			case !live[k] && age > timeout && !hold:
 				drop = append(drop, k)
 			}
 		}

@@ -50,6 +50,9 @@ type Options struct {
 	// ResetMaps replaces pinned maps whose layout or size differs instead
 	// of refusing to start.
 	ResetMaps bool
+	// SyncEvents makes the dataplane report new connections, state
+	// changes and templates for connection sync (see SyncReader).
+	SyncEvents bool
 }
 
 func (o *Options) defaults() {
@@ -109,6 +112,12 @@ func Open(opts Options, logger *slog.Logger) (*Dataplane, error) {
 		xlbMapRealStats:    opts.MaxReals,
 	} {
 		spec.Maps[name].MaxEntries = size
+	}
+
+	if opts.SyncEvents {
+		if err := spec.Variables["sync_enabled"].Set(uint32(1)); err != nil {
+			return nil, fmt.Errorf("enable sync events: %w", err)
+		}
 	}
 
 	var copts ebpf.CollectionOptions

@@ -190,7 +190,27 @@ const (
 	xlbStatIdSTAT_DROP_TTL         xlbStatId = 17
 	xlbStatIdSTAT_DROP_UNREACHABLE xlbStatId = 18
 	xlbStatIdSTAT_DROP_CONNTRACK   xlbStatId = 19
-	xlbStatIdSTAT_MAX              xlbStatId = 20
+	xlbStatIdSTAT_SYNC_LOST        xlbStatId = 20
+	xlbStatIdSTAT_MAX              xlbStatId = 21
+)
+
+type xlbSyncEvent struct {
+	_        structs.HostLayout
+	Type     xlbSyncEventType
+	Pad      uint32
+	Flow     xlbFlowKey
+	Conn     xlbConn
+	Template xlbPersistKey
+	Persist  xlbPersist
+	Pad2     uint32
+}
+
+type xlbSyncEventType uint32
+
+const (
+	xlbSyncEventTypeSYNC_CONN_NEW     xlbSyncEventType = 1
+	xlbSyncEventTypeSYNC_CONN_STATE   xlbSyncEventType = 2
+	xlbSyncEventTypeSYNC_TEMPLATE_NEW xlbSyncEventType = 3
 )
 
 type xlbVipPort struct {
@@ -207,17 +227,20 @@ type xlbVipPort struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	xlbMapConntrack    = "conntrack"
-	xlbMapCursors      = "cursors"
-	xlbMapPersistence  = "persistence"
-	xlbMapRealStats    = "real_stats"
-	xlbMapRealVips     = "real_vips"
-	xlbMapReals        = "reals"
-	xlbMapSelection    = "selection"
-	xlbMapServiceStats = "service_stats"
-	xlbMapServices     = "services"
-	xlbMapStats        = "stats"
-	xlbProgXlbIngress  = "xlb_ingress"
+	xlbMapConntrack           = "conntrack"
+	xlbMapCursors             = "cursors"
+	xlbMapPersistence         = "persistence"
+	xlbMapRealStats           = "real_stats"
+	xlbMapRealVips            = "real_vips"
+	xlbMapReals               = "reals"
+	xlbMapSelection           = "selection"
+	xlbMapServiceStats        = "service_stats"
+	xlbMapServices            = "services"
+	xlbMapStats               = "stats"
+	xlbMapSyncEvents          = "sync_events"
+	xlbProgXlbIngress         = "xlb_ingress"
+	xlbVarSyncEnabled         = "sync_enabled"
+	xlbVarSyncEventTypeAnchor = "sync_event_type_anchor"
 )
 
 // loadXlb returns the embedded CollectionSpec for xlb.
@@ -279,12 +302,15 @@ type xlbMapSpecs struct {
 	ServiceStats *ebpf.MapSpec `ebpf:"service_stats"`
 	Services     *ebpf.MapSpec `ebpf:"services"`
 	Stats        *ebpf.MapSpec `ebpf:"stats"`
+	SyncEvents   *ebpf.MapSpec `ebpf:"sync_events"`
 }
 
 // xlbVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type xlbVariableSpecs struct {
+	SyncEnabled         *ebpf.VariableSpec `ebpf:"sync_enabled"`
+	SyncEventTypeAnchor *ebpf.VariableSpec `ebpf:"sync_event_type_anchor"`
 }
 
 // xlbObjects contains all objects after they have been loaded into the kernel.
@@ -317,6 +343,7 @@ type xlbMaps struct {
 	ServiceStats *ebpf.Map `ebpf:"service_stats"`
 	Services     *ebpf.Map `ebpf:"services"`
 	Stats        *ebpf.Map `ebpf:"stats"`
+	SyncEvents   *ebpf.Map `ebpf:"sync_events"`
 }
 
 func (m *xlbMaps) Close() error {
@@ -331,6 +358,7 @@ func (m *xlbMaps) Close() error {
 		m.ServiceStats,
 		m.Services,
 		m.Stats,
+		m.SyncEvents,
 	)
 }
 
@@ -338,6 +366,8 @@ func (m *xlbMaps) Close() error {
 //
 // It can be passed to loadXlbObjects or ebpf.CollectionSpec.LoadAndAssign.
 type xlbVariables struct {
+	SyncEnabled         *ebpf.Variable `ebpf:"sync_enabled"`
+	SyncEventTypeAnchor *ebpf.Variable `ebpf:"sync_event_type_anchor"`
 }
 
 // xlbPrograms contains all programs after they have been loaded into the kernel.

@@ -25,6 +25,45 @@ static __always_inline __u32 now_sec(void)
 	return bpf_ktime_get_coarse_ns() / NSEC_PER_SEC;
 }
 
+/* sync_conn reports a new or changed connection to connection sync. */
+static __always_inline void sync_conn(
+    enum sync_event_type type, struct flow_key *fk, struct conn *ct)
+{
+	struct sync_event *ev;
+
+	if (!sync_enabled)
+		return;
+	ev = bpf_ringbuf_reserve(&sync_events, sizeof(*ev), 0);
+	if (!ev) {
+		count(STAT_SYNC_LOST, 0);
+		return;
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->type = type;
+	ev->flow = *fk;
+	ev->conn = *ct;
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/* sync_template reports a new persistence template. */
+static __always_inline void sync_template(struct persist_key *pk, struct persist *t)
+{
+	struct sync_event *ev;
+
+	if (!sync_enabled)
+		return;
+	ev = bpf_ringbuf_reserve(&sync_events, sizeof(*ev), 0);
+	if (!ev) {
+		count(STAT_SYNC_LOST, 0);
+		return;
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->type = SYNC_TEMPLATE_NEW;
+	ev->template = *pk;
+	ev->persist = *t;
+	bpf_ringbuf_submit(ev, 0);
+}
+
 /* hash32 mixes a word into a running hash (murmur3's finaliser). */
 static __always_inline __u32 hash32(__u32 h, __u32 v)
 {
@@ -117,6 +156,7 @@ static __always_inline __u32 schedule(struct service *svc, struct packet *p, __u
 		struct persist nt = {.real_id = rid, .last_seen = now};
 
 		bpf_map_update_elem(&persistence, &pk, &nt, BPF_ANY);
+		sync_template(&pk, &nt);
 	}
 	return rid;
 }
@@ -136,7 +176,8 @@ static __always_inline void real_count(__u32 real_id, __u32 what)
 /* track_tcp moves a connection's state on TCP flags, IPVS-style: the
  * client's ACK after its SYN establishes it; FIN or RST from either side
  * ends it. The compare-and-swap makes each change count exactly once. */
-static __always_inline void track_tcp(struct conn *ct, struct tcphdr *tcp, int from_client)
+static __always_inline void track_tcp(
+    struct conn *ct, struct flow_key *fk, struct tcphdr *tcp, int from_client)
 {
 	enum conn_state st = ct->state, next;
 
@@ -156,6 +197,7 @@ static __always_inline void track_tcp(struct conn *ct, struct tcphdr *tcp, int f
 		real_count(ct->real_id, CONN_ESTABLISHED);
 	else if (st == CONN_ESTABLISHED)
 		real_count(ct->real_id, CONN_CLOSE);
+	sync_conn(SYNC_CONN_STATE, fk, ct);
 }
 
 /* refresh keeps last_seen current to a second, writing at most once a
@@ -321,7 +363,7 @@ static __always_inline int forward_v4(struct xdp_md *ctx, struct packet *p, stru
 
 	if (ct) {
 		if (p->tcp)
-			track_tcp(ct, p->tcp, 1);
+			track_tcp(ct, &fk, p->tcp, 1);
 		refresh(ct, &fk, now, svc);
 		count_bytes(ct->service_id, ct->real_id, p->len, 1);
 		rewrite_v4(p, 1, ADDR4(ct->real), bpf_htons(ct->real_port));
@@ -351,6 +393,7 @@ static __always_inline int forward_v4(struct xdp_md *ctx, struct packet *p, stru
 		nc.state = CONN_ESTABLISHED;
 	if (bpf_map_update_elem(&conntrack, &fk, &nc, BPF_ANY))
 		return count(STAT_DROP_CONNTRACK, XDP_DROP);
+	sync_conn(SYNC_CONN_NEW, &fk, &nc);
 
 	struct service_counters *ss = bpf_map_lookup_elem(&service_stats, &svc->id);
 	struct real_counters *rs = bpf_map_lookup_elem(&real_stats, &rid);
@@ -400,7 +443,7 @@ static __always_inline int reverse_v4(struct xdp_md *ctx, struct packet *p, stru
 	if (!ipv4_csum_ok(p->ip, p->data_end, p->ip->ihl))
 		return count(STAT_DROP_BAD_CSUM, XDP_DROP);
 	if (p->tcp)
-		track_tcp(ct, p->tcp, 0);
+		track_tcp(ct, &fk, p->tcp, 0);
 	refresh(ct, &fk, now_sec(), NULL);
 	count_bytes(ct->service_id, ct->real_id, p->len, 0);
 	rewrite_v4(p, 0, ADDR4(fk.vip), bpf_htons(fk.vip_port));

@@ -25,6 +25,11 @@
 #define MAX_VIPS_PER_REAL 8
 #endif
 
+/* Size of the sync_events ring (bytes, a power of two of pages). */
+#ifndef SYNC_RING_BYTES
+#define SYNC_RING_BYTES (4 << 20)
+#endif
+
 /* Connection entries are refreshed at most this often (seconds), so that
  * established flows don't write a shared cache line on every packet. */
 #define REFRESH_INTERVAL 1

@@ -86,6 +86,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } persistence SEC(".maps");
 
+/* Changes of the flow table for connection sync, when enabled. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SYNC_RING_BYTES);
+} sync_events SEC(".maps");
+
+/* Records in sync_events are struct sync_event; this unused pointer puts
+ * the type in BTF for bpf2go. */
+const struct sync_event *sync_event_type_anchor __attribute__((unused));
+
+/* Set by the loader before load: emit sync_events. */
+volatile const __u32 sync_enabled = 0;
+
 /* Frame verdict counters by enum stat_id. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

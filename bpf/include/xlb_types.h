@@ -161,6 +161,25 @@ struct real_counters {
 	__u64 conns_est_closed;  /* ESTABLISHED connections that saw FIN/RST */
 };
 
+/* What a sync_events record reports. */
+enum sync_event_type {
+	SYNC_CONN_NEW = 1,     /* a connection was scheduled */
+	SYNC_CONN_STATE = 2,   /* a connection changed state */
+	SYNC_TEMPLATE_NEW = 3, /* a persistence template was made */
+};
+
+/* sync_events record: a change of the flow table for connection sync. */
+struct sync_event {
+	enum sync_event_type type;
+	__u32 pad;
+	struct flow_key flow; /* SYNC_CONN_*: the connection */
+	struct conn conn;
+	struct persist_key template; /* SYNC_TEMPLATE_NEW: the template */
+	struct persist persist;
+	__u32 pad2;
+};
+_Static_assert(sizeof(struct sync_event) == 112, "sync_event ABI");
+
 /* stats (per CPU) indexed by reason: what happened to each frame. */
 enum stat_id {
 	STAT_PASS_NOT_IP = 0,  /* not IPv4/IPv6 (ARP, LLDP, ...) */
@@ -183,5 +202,6 @@ enum stat_id {
 	STAT_DROP_TTL,         /* TTL would expire on the way to a real */
 	STAT_DROP_UNREACHABLE, /* route is blackhole/unreachable/prohibit */
 	STAT_DROP_CONNTRACK,   /* could not insert the connection */
+	STAT_SYNC_LOST,        /* sync event not queued: sync_events full */
 	STAT_MAX,
 };
