@@ -1,0 +1,149 @@
+package keepalived
+
+import (
+	"fmt"
+	"strings"
+)
+
+// inferDataplane fills [dataplane] interfaces, which keepalived has no
+// setting for: XDP must run where clients reach the virtual servers' addresses
+// and where the real servers' replies come back, which for LVS-NAT is the
+// network whose gateway address a vrrp_instance holds.
+func (c *converter) inferDataplane() {
+	if len(c.services) == 0 {
+		return
+	}
+	var names, why []string
+	add := func(name, reason string) {
+		for _, n := range names {
+			if n == name {
+				return
+			}
+		}
+		names = append(names, name)
+		why = append(why, reason)
+	}
+	for _, s := range c.services {
+		for _, in := range c.instances {
+			for _, v := range in.vips {
+				dev := v.Dev
+				if dev == "" {
+					dev = in.iface
+				}
+				if dev != "" && v.Addr() == s.addr {
+					add(dev, fmt.Sprintf("%s holds %s, the address of virtual_server %s (%s)", dev, s.addr, s.addr, in.name))
+				}
+			}
+		}
+		for _, r := range s.reals {
+			for _, in := range c.instances {
+				for _, v := range in.vips {
+					dev := v.Dev
+					if dev == "" {
+						dev = in.iface
+					}
+					if dev != "" && v.Prefix.Bits() < v.Addr().BitLen() && v.Prefix.Masked().Contains(r) {
+						add(dev, fmt.Sprintf("%s is on %s, the real servers' network (%s holds %s)", dev, v.Prefix.Masked(), in.name, v.Addr()))
+					}
+				}
+			}
+		}
+	}
+	if len(names) == 0 {
+		for _, in := range c.instances {
+			if in.iface != "" {
+				add(in.iface, fmt.Sprintf("%s runs vrrp_instance %s", in.iface, in.name))
+			}
+		}
+	}
+	n := c.firstService
+	if len(names) == 0 {
+		c.findings = append(c.findings, Finding{Pos: n.Pos, Keyword: "dataplane.interfaces", Severity: Unsupported,
+			Msg: "keepalived has no such setting and no vrrp_instance shows which interfaces face the clients and the real servers; set [dataplane] interfaces"})
+		t := c.dataplaneTable(n)
+		t.lead = append(t.lead, noteComment("not imported: xlb needs interfaces = [...], the interfaces facing the clients and the real servers; keepalived has no such setting"))
+		return
+	}
+	t := c.dataplaneTable(n)
+	lead := []string{noteComment("keepalived has no such setting; the importer chose where XDP runs, review it:")}
+	for _, w := range why {
+		lead = append(lead, noteComment("  %s", w))
+	}
+	elems := stringElems(names)
+	it := &item{key: "interfaces", array: true, elems: elems, lead: lead, origin: n.Pos}
+	t.items = append([]*item{it}, t.items...)
+	c.findings = append(c.findings, Finding{Pos: n.Pos, Keyword: "dataplane.interfaces", Severity: Warning,
+		Msg: fmt.Sprintf("keepalived has no such setting; chose %s (%s); review it", strings.Join(names, ", "), strings.Join(why, "; "))})
+}
+
+// importRules converts the iptables rules into [gateway].
+func (c *converter) importRules() {
+	if c.rules == nil {
+		return
+	}
+	r := c.rules
+	c.findings = append(c.findings, r.Findings...)
+	origin := Pos{File: r.Name, Line: 1}
+	t := &table{header: "gateway", origin: origin, lead: []string{noteComment("from %s", r.Name)}}
+	c.gateway = t
+	type key struct{ src, out string }
+	seen := map[key]Pos{}
+	for _, m := range r.Masquerade {
+		src := m.Source
+		if src.IsValid() && src.Masked() != src {
+			c.findings = append(c.findings, Finding{Pos: m.Pos, Keyword: m.Rule, Severity: Warning,
+				Msg: fmt.Sprintf("source %s has host bits set; iptables uses %s", src, src.Masked())})
+			src = src.Masked()
+		}
+		k := key{src.String(), m.OutInterface}
+		if prev, dup := seen[k]; dup {
+			c.findings = append(c.findings, Finding{Pos: m.Pos, Keyword: m.Rule, Severity: Warning,
+				Msg: fmt.Sprintf("the same rule as %s; left out", prev)})
+			t.add(&item{lead: []string{noteComment("left out: %s: %s (the same rule as %s)", m.Pos, m.Rule, prev)}, origin: m.Pos})
+			continue
+		}
+		seen[k] = m.Pos
+		mt := &table{header: "gateway.masquerade", array: true, origin: m.Pos,
+			lead: append(opComments(m.Comments), noteComment("%s: %s", m.Pos, m.Rule))}
+		if src.IsValid() {
+			mt.add(&item{key: "source", value: tomlString(src.String()), origin: m.Pos})
+		}
+		mt.add(&item{key: "out_interface", value: tomlString(m.OutInterface), origin: m.Pos})
+		t.subs = append(t.subs, mt)
+	}
+	if len(t.subs) > 0 {
+		t.add(&item{key: "forwarding", value: "true", origin: origin,
+			lead: []string{noteComment("the director routes the farm's traffic, which its masquerade rules are for")}})
+	}
+	for _, f := range r.Findings {
+		what := "not imported"
+		if f.Severity == Warning {
+			what = "left out"
+		}
+		t.add(&item{lead: []string{noteComment("%s: %s: %s (%s)", what, f.Pos, f.Keyword, f.Msg)}, origin: f.Pos})
+	}
+}
+
+// checkerMail reports keepalived's mail on real server changes, which is
+// on by default when mail is set up, and which xlb's configuration cannot
+// ask for.
+func (c *converter) checkerMail() {
+	if !c.mailTo || !c.mailServer || c.checkerMailOff || c.firstService == nil {
+		return
+	}
+	reals := 0
+	for _, s := range c.services {
+		reals += len(s.reals)
+	}
+	if reals == 0 {
+		return
+	}
+	c.findings = append(c.findings, Finding{Pos: c.firstService.Pos, Keyword: "real_server smtp_alert", Severity: Warning,
+		Msg: "keepalived mails notification_email when a real server goes up or down (smtp_alert is on by default for real servers); xlb's configuration has no such mail"})
+	for _, t := range c.body {
+		if t.header == "virtual_server" {
+			t.lead = append(t.lead, noteComment("keepalived mailed notification_email when a real server went up or down; xlb's configuration has no such mail"))
+			return
+		}
+	}
+}
