@@ -162,6 +162,21 @@ func TestInteropPreempt(t *testing.T) {
 	})
 }
 
+func TestInteropPreemptDelay(t *testing.T) {
+	t.Parallel()
+	l := newLAN(t)
+	startKeepalived(t, l.b, kaV2("MASTER", 100))
+	waitAddr(t, l.b, vipAddr, true, 5*time.Second)
+	start := time.Now()
+	startXLB(t, l.a, xlbInstance(200, func(c *vrrp.InstanceConfig) { c.PreemptDelay = 3 * time.Second }))
+	// xlb honours the lower priority master for 3 s after first hearing
+	// it, then ignores it and takes over after its down interval (3.2 s).
+	holdAddr(t, l.a, vipAddr, false, 3*time.Second)
+	up := waitAddr(t, l.a, vipAddr, true, 6*time.Second)
+	waitAddr(t, l.b, vipAddr, false, time.Second)
+	t.Logf("preempt_delay 3s: xlb(200) took over from keepalived(100) %v after it started", up.Sub(start))
+}
+
 func TestInteropNoPreempt(t *testing.T) {
 	t.Parallel()
 	t.Run("xlb nopreempt stays backup", func(t *testing.T) {
