@@ -25,6 +25,7 @@ import (
 // read only for a digest, and at most MaxDigestBody bytes of it.
 type httpChecker struct {
 	s      spec
+	target string
 	dialer *net.Dialer
 	urls   []httpURL
 }
@@ -39,7 +40,7 @@ type httpURL struct {
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 
 func newHTTPChecker(s spec) (*httpChecker, error) {
-	h := &httpChecker{s: s, dialer: s.dialer()}
+	h := &httpChecker{s: s, target: s.Target.String(), dialer: s.dialer()}
 	var roots *x509.CertPool
 	if s.Type == SSLGet && s.TLSVerify && s.CAFile != "" {
 		pem, err := os.ReadFile(s.CAFile)
@@ -145,17 +146,24 @@ var aLongTimeAgo = time.Unix(1, 0)
 func (h *httpChecker) fetch(ctx context.Context, u *httpURL) error {
 	ctx, cancel := context.WithTimeout(ctx, h.s.ConnectTimeout)
 	defer cancel()
-	tcp, err := h.dialer.DialTCP(ctx, "tcp", h.s.Local, h.s.Target)
+	tcp, err := h.dialer.DialContext(ctx, "tcp", h.target)
 	if err != nil {
 		return fail(classify(err), err)
 	}
 	defer tcp.Close()
+	if h.s.Local.Port() != 0 {
+		// With a fixed source port the next probe reuses this exact
+		// 4-tuple: close with a reset so no TIME_WAIT blocks it.
+		if tc, ok := tcp.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+	}
 	deadline, _ := ctx.Deadline()
 	_ = tcp.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { _ = tcp.SetDeadline(aLongTimeAgo) })
 	defer stop()
 
-	var conn net.Conn = tcp
+	conn := tcp
 	if u.tls != nil {
 		tc := tls.Client(tcp, u.tls)
 		if err := tc.HandshakeContext(ctx); err != nil {

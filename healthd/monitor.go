@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -56,14 +58,17 @@ type Monitor struct {
 	notifier *notifier
 	wake     chan struct{} // cap 1: nudges the Run loop
 
-	probes sync.WaitGroup // checks in flight
+	epoch    time.Time // due times are nanoseconds since epoch (monotonic)
+	workerWG sync.WaitGroup
 
 	mu       sync.Mutex // guards everything below
 	services map[string]*service
 	order    []*service
 	queue    checkHeap // checkers waiting for their next run
 	inflight int
-	armed    time.Time // when the Run loop wakes by itself; zero: on a nudge only
+	armed    int64     // due time the Run loop wakes at by itself; math.MaxInt64: on a nudge only
+	workers  int       // probe workers alive
+	idle     []*worker // idle probe workers, most recently idle last
 	pending  []Event   // for OnEvent, delivered by the Run loop
 	jobs     []job     // for the notifier, handed over by the Run loop
 	running  bool
@@ -115,8 +120,8 @@ type checker struct {
 	checks    uint64
 	failures  uint64
 
-	next    time.Time
-	hidx    int // index in Monitor.queue, -1 when not queued
+	due     int64 // next run, in Monitor.epoch nanoseconds
+	hidx    int   // index in Monitor.queue, -1 when not queued
 	running bool
 	removed bool
 }
@@ -143,9 +148,14 @@ func New(opts Options, logger *slog.Logger) *Monitor {
 		logger:   logger,
 		notifier: newNotifier(logger, opts.Mailer, opts.ScriptWorkers),
 		wake:     make(chan struct{}, 1),
+		epoch:    time.Now(),
 		services: map[string]*service{},
+		armed:    math.MaxInt64,
 	}
 }
+
+// at converts t to the scheduler's clock.
+func (m *Monitor) at(t time.Time) int64 { return int64(t.Sub(m.epoch)) }
 
 func (m *Monitor) nudge() {
 	select {
@@ -325,7 +335,7 @@ func (m *Monitor) reconcileCheckersLocked(r *realServer, checks []builtCheck, no
 			up:        !r.svc.cfg.Alpha,
 			dynWeight: -1,
 			hidx:      -1,
-			next:      now.Add(jitter(bc.s.Warmup)),
+			due:       m.at(now) + int64(jitter(bc.s.Warmup)),
 		}
 		heap.Push(&m.queue, c)
 		cs = append(cs, c)
@@ -344,8 +354,8 @@ func (m *Monitor) retuneLocked(c *checker, bc builtCheck, now time.Time) {
 	s := bc.s
 	c.s, c.impl = s, bc.impl
 	c.retryIt = min(c.retryIt, s.Retry)
-	if c.hidx >= 0 && c.next.After(now.Add(s.DelayLoop)) {
-		c.next = now.Add(jitter(s.DelayLoop))
+	if c.hidx >= 0 && c.due > m.at(now)+int64(s.DelayLoop) {
+		c.due = m.at(now) + int64(jitter(s.DelayLoop))
 		heap.Fix(&m.queue, c.hidx)
 	}
 }
@@ -433,11 +443,11 @@ func (m *Monitor) Run(ctx context.Context) error {
 	for {
 		m.mu.Lock()
 		now := time.Now()
-		wait := m.dispatchLocked(probeCtx, now)
+		wait := m.dispatchLocked(probeCtx, m.at(now))
 		if wait >= 0 {
-			m.armed = now.Add(wait)
+			m.armed = m.at(now) + int64(wait)
 		} else {
-			m.armed = time.Time{}
+			m.armed = math.MaxInt64
 		}
 		events, jobs := m.pending, m.jobs
 		m.pending, m.jobs = nil, nil
@@ -465,10 +475,10 @@ func (m *Monitor) Run(ctx context.Context) error {
 // dispatchLocked starts every due checker while there is room and returns
 // how long until the next one is due, or -1 when the loop should wait for a
 // nudge (nothing queued, or no room).
-func (m *Monitor) dispatchLocked(ctx context.Context, now time.Time) time.Duration {
+func (m *Monitor) dispatchLocked(ctx context.Context, now int64) time.Duration {
 	for len(m.queue) > 0 {
 		c := m.queue[0]
-		if d := c.next.Sub(now); d > dispatchSlack {
+		if d := time.Duration(c.due - now); d > dispatchSlack {
 			return d
 		}
 		if m.inflight >= m.opts.MaxConcurrent {
@@ -477,30 +487,84 @@ func (m *Monitor) dispatchLocked(ctx context.Context, now time.Time) time.Durati
 		heap.Pop(&m.queue)
 		c.running = true
 		m.inflight++
-		m.probes.Add(1)
-		go m.probe(ctx, c, c.impl)
+		j := probeJob{c: c, impl: c.impl}
+		if n := len(m.idle); n > 0 {
+			w := m.idle[n-1]
+			m.idle[n-1] = nil
+			m.idle = m.idle[:n-1]
+			w.jobs <- j
+			continue
+		}
+		w := &worker{jobs: make(chan probeJob, 1)}
+		m.workers++
+		m.workerWG.Go(func() { m.work(ctx, w, j) })
 	}
 	return -1
 }
 
-func (m *Monitor) probe(ctx context.Context, c *checker, impl Checker) {
-	defer m.probes.Done()
-	weight, err := impl.Check(ctx)
+// probeJob is one check for a worker.
+type probeJob struct {
+	c    *checker
+	impl Checker
+}
+
+// workerIdle is how long a probe worker waits for work before it exits.
+const workerIdle = 5 * time.Second
+
+// worker is a probe goroutine. Workers start on demand, up to
+// MaxConcurrent, and are reused most recently idle first, so a burst's
+// extra workers expire after workerIdle while the rest keep their grown
+// stacks instead of growing a fresh one for every check.
+type worker struct {
+	jobs chan probeJob // cap 1; the dispatcher sends only to an idle worker
+}
+
+func (m *Monitor) work(ctx context.Context, w *worker, j probeJob) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		m.probe(ctx, w, j)
+		idle.Reset(workerIdle)
+		select {
+		case j = <-w.jobs:
+			continue
+		case <-idle.C:
+		case <-ctx.Done():
+		}
+		m.mu.Lock()
+		if i := slices.Index(m.idle, w); i >= 0 {
+			m.idle = slices.Delete(m.idle, i, i+1)
+			m.workers--
+			m.mu.Unlock()
+			return
+		}
+		m.mu.Unlock()
+		// The dispatcher took this worker just now; its job is queued.
+		j = <-w.jobs
+	}
+}
+
+// probe runs one check, records its result and puts w back among the idle
+// workers.
+func (m *Monitor) probe(ctx context.Context, w *worker, j probeJob) {
+	c := j.c
+	weight, err := j.impl.Check(ctx)
 	now := time.Now()
 
 	m.mu.Lock()
 	m.inflight--
+	m.idle = append(m.idle, w)
 	c.running = false
 	nudge := false
 	switch {
 	case c.removed:
 	case m.stopping:
 		// Cancelled by the stop, not failed: run it first next time.
-		c.next = now
+		c.due = m.at(now)
 		heap.Push(&m.queue, c)
 	default:
 		m.applyLocked(c, weight, err, now)
-		nudge = m.armed.IsZero() || c.next.Before(m.armed) || len(m.pending) > 0 || len(m.jobs) > 0
+		nudge = c.due < m.armed || len(m.pending) > 0 || len(m.jobs) > 0
 	}
 	m.mu.Unlock()
 	if nudge {
@@ -519,7 +583,7 @@ func (m *Monitor) applyLocked(c *checker, weight int, err error, now time.Time) 
 	if err == nil {
 		c.consecErr = 0
 		c.retryIt = 0
-		c.next = now.Add(c.s.DelayLoop)
+		c.due = m.at(now) + int64(c.s.DelayLoop)
 		wasUp, oldWeight := c.up, c.dynWeight
 		c.up = true
 		c.dynWeight = -1
@@ -551,14 +615,14 @@ func (m *Monitor) applyLocked(c *checker, weight int, err error, now time.Time) 
 	c.lastErr = reason
 	if c.up && c.retryIt < c.s.Retry {
 		c.retryIt++
-		c.next = now.Add(c.s.DelayBeforeRetry)
+		c.due = m.at(now) + int64(c.s.DelayBeforeRetry)
 		heap.Push(&m.queue, c)
 		m.logger.Debug("check failed, retrying", "service", r.svc.cfg.Key, "real", r.cfg.Key,
 			"check", c.s.String(), "reason", reason, "retry", c.retryIt, "of", c.s.Retry, "err", err)
 		return
 	}
 	c.retryIt = 0
-	c.next = now.Add(c.s.DelayLoop)
+	c.due = m.at(now) + int64(c.s.DelayLoop)
 	heap.Push(&m.queue, c)
 	wasUp := c.up
 	c.up = false
@@ -709,7 +773,7 @@ func (m *Monitor) shutdown(ctx context.Context, cancelProbes context.CancelFunc,
 	m.stopping = true
 	m.mu.Unlock()
 	cancelProbes()
-	m.probes.Wait()
+	m.workerWG.Wait()
 	notifierDone.Wait()
 
 	m.mu.Lock()

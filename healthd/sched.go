@@ -8,10 +8,10 @@ type checkHeap []*checker
 func (h checkHeap) Len() int { return len(h) }
 
 func (h checkHeap) Less(i, j int) bool {
-	if h[i].next.Equal(h[j].next) {
+	if h[i].due == h[j].due {
 		return h[i].id < h[j].id
 	}
-	return h[i].next.Before(h[j].next)
+	return h[i].due < h[j].due
 }
 
 func (h checkHeap) Swap(i, j int) {
