@@ -31,10 +31,14 @@ type Error struct {
 
 // Error formats the problem as FILE:LINE: KEYWORD: MSG.
 func (e *Error) Error() string {
-	if e.Keyword == "" {
-		return fmt.Sprintf("%s: %s", e.Pos, e.Msg)
+	s := e.Msg
+	if e.Keyword != "" {
+		s = e.Keyword + ": " + s
 	}
-	return fmt.Sprintf("%s: %s: %s", e.Pos, e.Keyword, e.Msg)
+	if e.Pos.File != "" {
+		s = e.Pos.String() + ": " + s
+	}
+	return s
 }
 
 // Errors unpacks an error returned by this package into its problems, in
