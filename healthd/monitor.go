@@ -678,7 +678,7 @@ func failuresOf(c *checker) int {
 	return c.consecErr
 }
 
-// realJobsLocked queues r's notify script and mail for a transition to up.
+// realJobsLocked queues r's notify_up or notify_down script and its mail.
 func (m *Monitor) realJobsLocked(r *realServer, up bool, detail string) {
 	s := r.svc
 	cmd, what, state := r.downCmd, "notify_down", "DOWN"

@@ -1,7 +1,10 @@
 package healthd
 
 import (
+	"encoding/json"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -626,6 +629,91 @@ func TestParseStatusRanges(t *testing.T) {
 	for _, bad := range []string{"abc", "99", "200-100", "600", "200-"} {
 		if _, err := ParseStatusRanges(bad); err == nil {
 			t.Errorf("ParseStatusRanges(%q) accepted", bad)
+		}
+	}
+}
+
+// TestMonitorSeedHTTPGet runs the users' keepalived HTTP_GET block (two web
+// servers, /icons/unknown.gif, status 200, connect_port, nb_get_retry,
+// delay_before_retry, virtualhost) with short timers against loopback
+// servers standing in for 192.0.2.100 and 192.0.2.101.
+func TestMonitorSeedHTTPGet(t *testing.T) {
+	noLeaks(t)
+	web1, web2 := newFlipServer(t), newFlipServer(t)
+	ev := newEvents()
+	m := New(Options{OnEvent: ev.on}, testLogger(t))
+	real := func(key, addr string, srv *flipServer) Real {
+		return Real{Key: key, Addr: netip.MustParseAddrPort(addr), Weight: 1, Checks: []Check{{
+			Type:             HTTPGet,
+			URLs:             []URL{{Path: "/icons/unknown.gif", StatusCodes: []StatusRange{{200, 200}}}},
+			VirtualHost:      "www.mydomain.com",
+			ConnectIP:        srv.addrPort().Addr(),
+			ConnectPort:      srv.addrPort().Port(),
+			ConnectTimeout:   200 * time.Millisecond,
+			Retry:            2,
+			DelayBeforeRetry: 30 * time.Millisecond,
+		}}}
+	}
+	err := m.Set([]VirtualServer{{Key: "203.0.113.10:80", DelayLoop: 100 * time.Millisecond, Reals: []Real{
+		real("192.0.2.100:80", "192.0.2.100:80", web1),
+		real("192.0.2.101:80", "192.0.2.101:80", web2),
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, m)
+	settle(t, 2*time.Second, "both checked", func() bool {
+		return len(web1.hitsSince(time.Time{})) > 0 && len(web2.hitsSince(time.Time{})) > 0
+	})
+	for _, h := range append(web1.hitsSince(time.Time{}), web2.hitsSince(time.Time{})...) {
+		if h.host != "www.mydomain.com" {
+			t.Fatalf("Host header %q, want the virtualhost", h.host)
+		}
+	}
+	web1.status.Store(404)
+	e, _ := ev.waitReal(t, "192.0.2.100:80", 2*time.Second)
+	for e.Up { // skip the initial event
+		e, _ = ev.waitReal(t, "192.0.2.100:80", 2*time.Second)
+	}
+	if e.Reason != "HTTP_GET 127.0.0.1:"+strconv.Itoa(int(web1.addrPort().Port()))+": status 404 on /icons/unknown.gif" {
+		t.Fatalf("down event %+v", e)
+	}
+	st := m.Status()[0]
+	if !st.QuorumUp || st.WeightSum != 1 || st.Reals[0].Up || !st.Reals[1].Up {
+		t.Fatalf("status %+v: want web1 down, web2 up, quorum kept", st)
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"type":"HTTP_GET"`, `"addr":"192.0.2.100:80"`, `"last_error":"status 404 on /icons/unknown.gif"`, `"quorum_up":true`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("status JSON lacks %s: %s", want, b)
+		}
+	}
+	web1.status.Store(200)
+	if e, _ := ev.waitReal(t, "192.0.2.100:80", 2*time.Second); !e.Up {
+		t.Fatalf("event %+v, want web1 back up", e)
+	}
+}
+
+func TestChecksOverIPv6(t *testing.T) {
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Host != "["+"::1"+"]:"+strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) {
+			w.WriteHeader(400)
+		}
+	}))
+	srv.Listener = ln
+	srv.Start()
+	defer srv.Close()
+	addr := netip.MustParseAddrPort(ln.Addr().String())
+	for _, c := range []Check{{Type: TCPCheck}, {Type: HTTPGet, URLs: []URL{{Path: "/"}}}} {
+		if _, err := mustChecker(t, addr, c).Check(t.Context()); err != nil {
+			t.Errorf("%v over IPv6: %v", c.Type, err)
 		}
 	}
 }
