@@ -58,8 +58,8 @@ type Monitor struct {
 	notifier *notifier
 	wake     chan struct{} // cap 1: nudges the Run loop
 
-	epoch    time.Time // due times are nanoseconds since epoch (monotonic)
-	workerWG sync.WaitGroup
+	epoch    time.Time      // due times are nanoseconds since epoch (monotonic)
+	workerWG sync.WaitGroup // probe workers
 
 	mu       sync.Mutex // guards everything below
 	services map[string]*service
@@ -166,15 +166,15 @@ func (m *Monitor) nudge() {
 
 // builtVS and friends hold what Set prepares before it takes the lock.
 type builtVS struct {
-	cfg           VirtualServer
-	upCmd, downCm *notify.Command
-	reals         []builtReal
+	cfg            VirtualServer
+	upCmd, downCmd *notify.Command
+	reals          []builtReal
 }
 
 type builtReal struct {
-	cfg           Real
-	upCmd, downCm *notify.Command
-	checks        []builtCheck
+	cfg            Real
+	upCmd, downCmd *notify.Command
+	checks         []builtCheck
 }
 
 type builtCheck struct {
@@ -209,7 +209,7 @@ func (m *Monitor) Set(vss []VirtualServer) error {
 	for key, s := range m.services {
 		if services[key] != s {
 			for _, r := range s.order {
-				m.removeRealLocked(r, "virtual server removed")
+				m.removeRealLocked(r, "its virtual server was removed")
 			}
 			m.logger.Info("virtual server removed", "service", key)
 		}
@@ -235,13 +235,13 @@ func (m *Monitor) build(vss []VirtualServer) ([]builtVS, error) {
 		b.cfg.Reals = nil
 		var err1, err2 error
 		b.upCmd, err1 = script(vs.QuorumUp)
-		b.downCm, err2 = script(vs.QuorumDown)
+		b.downCmd, err2 = script(vs.QuorumDown)
 		errs = append(errs, err1, err2)
 		for _, r := range vs.Reals {
 			br := builtReal{cfg: r}
 			br.cfg.Checks = nil
 			br.upCmd, err1 = script(r.NotifyUp)
-			br.downCm, err2 = script(r.NotifyDown)
+			br.downCmd, err2 = script(r.NotifyDown)
 			errs = append(errs, err1, err2)
 			for i, c := range r.Checks {
 				s := normalize(c, vs.DelayLoop, r.Addr)
@@ -268,7 +268,7 @@ func (m *Monitor) reconcileServiceLocked(b builtVS, now time.Time) *service {
 	}
 	s.cfg = b.cfg
 	s.quorum = max(1, b.cfg.Quorum)
-	s.upCmd, s.downCmd = b.upCmd, b.downCm
+	s.upCmd, s.downCmd = b.upCmd, b.downCmd
 
 	reals := make(map[string]*realServer, len(b.reals))
 	order := make([]*realServer, 0, len(b.reals))
@@ -280,7 +280,7 @@ func (m *Monitor) reconcileServiceLocked(b builtVS, now time.Time) *service {
 		}
 		r.cfg = br.cfg
 		r.inhibit = s.cfg.InhibitOnFailure || br.cfg.InhibitOnFailure
-		r.upCmd, r.downCmd = br.upCmd, br.downCm
+		r.upCmd, r.downCmd = br.upCmd, br.downCmd
 		m.reconcileCheckersLocked(r, br.checks, now)
 		if realIsNew {
 			r.up, r.weight = r.evaluate()
@@ -301,7 +301,7 @@ func (m *Monitor) reconcileServiceLocked(b builtVS, now time.Time) *service {
 	}
 	for key, r := range s.reals {
 		if reals[key] != r {
-			m.removeRealLocked(r, "real server removed")
+			m.removeRealLocked(r, "removed from the configuration")
 		}
 	}
 	s.reals, s.order = reals, order
@@ -374,7 +374,7 @@ func (m *Monitor) removeRealLocked(r *realServer, why string) {
 		m.dropCheckerLocked(c)
 	}
 	r.checkers = nil
-	m.logger.Info(why, "service", r.svc.cfg.Key, "real", r.cfg.Key, "addr", r.cfg.Addr, "was_up", r.up)
+	m.logger.Info("real server removed", "service", r.svc.cfg.Key, "real", r.cfg.Key, "addr", r.cfg.Addr, "was_up", r.up, "cause", why)
 	if r.up {
 		m.realJobsLocked(r, false, "=> Removing <=")
 	}
