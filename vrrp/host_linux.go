@@ -183,13 +183,28 @@ func (h *linuxHost) addVIP(v VIP, dev string) error {
 	return nil
 }
 
+// delVIP removes every address equal to v's on dev, whatever its prefix
+// length or label (a leftover may come from an older configuration).
 func (h *linuxHost) delVIP(v VIP, dev string) error {
-	l, a, err := h.nlAddr(v, dev)
+	l, err := h.nl.LinkByName(dev)
 	if err != nil {
-		return err
+		return fmt.Errorf("device %s: %w", dev, err)
 	}
-	if err := h.nl.AddrDel(l, a); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("remove %v from %s: %w", v.Prefix, dev, err)
+	fam := netlink.FAMILY_V4
+	if v.Prefix.Addr().Is6() {
+		fam = netlink.FAMILY_V6
+	}
+	addrs, err := h.nl.AddrList(l, fam)
+	if err != nil {
+		return fmt.Errorf("addresses of %s: %w", dev, err)
+	}
+	for _, a := range addrs {
+		if ip, ok := netip.AddrFromSlice(a.IP); !ok || ip.Unmap() != v.Prefix.Addr() {
+			continue
+		}
+		if err := h.nl.AddrDel(l, &a); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
+			return fmt.Errorf("remove %v from %s: %w", a.IPNet, dev, err)
+		}
 	}
 	return nil
 }

@@ -114,7 +114,10 @@ func TestInteropKeepalivedMasterXLBBackup(t *testing.T) {
 			l := newLAN(t)
 			ka := startKeepalived(t, l.b, tc.ka)
 			waitAddr(t, l.b, vipAddr, true, 5*time.Second)
+			// A crashed xlb left the VIP behind: the new run removes it.
+			testutil.Must(t, l.a.AddAddr("eth0", vipPrefix.String()))
 			x := startXLB(t, l.a, xlbInstance(100, tc.mod...))
+			waitAddr(t, l.a, vipAddr, false, time.Second)
 			holdAddr(t, l.a, vipAddr, false, 4*time.Second)
 			st := x.status(t)
 			if st.State != vrrp.StateBackup || st.MasterAddr != addrB || st.MasterPriority != 200 || st.Counters.RxAdverts < 3 {
@@ -363,4 +366,49 @@ func TestInteropSyncGroup(t *testing.T) {
 	d := l.takeover(t, addrA, l.b, vipAddr, 2*time.Second)
 	waitAddr(t, l.b, gw.Addr(), true, time.Second)
 	t.Logf("sync group: priority 0 handover xlb -> keepalived took %v", d)
+}
+
+// TestInteropEqualPriorityTieBreak splits the LAN so that both routers
+// become master, then joins it: the one with the lower address yields.
+func TestInteropEqualPriorityTieBreak(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		xlbInB  bool // xlb on 203.0.113.3 (wins) instead of .2 (loses)
+		winnerB bool
+	}{
+		{"keepalived has the higher address", false, true},
+		{"xlb has the higher address", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLAN(t)
+			xns, kns := l.a, l.b
+			if tc.xlbInB {
+				xns, kns = l.b, l.a
+			}
+			br := l.br.Netlink()
+			pa, err := br.LinkByName("pa")
+			testutil.Must(t, err)
+			testutil.Must(t, br.LinkSetNoMaster(pa)) // a is cut off, its link stays up
+			x := startXLB(t, xns, xlbInstance(150, func(c *vrrp.InstanceConfig) { c.InitialState = vrrp.StateMaster }))
+			startKeepalived(t, kns, kaV2("MASTER", 150))
+			waitAddr(t, l.a, vipAddr, true, 5*time.Second)
+			waitAddr(t, l.b, vipAddr, true, 5*time.Second)
+			bridge, err := br.LinkByName("br0")
+			testutil.Must(t, err)
+			testutil.Must(t, br.LinkSetMaster(pa, bridge))
+			waitAddr(t, l.a, vipAddr, false, 3*time.Second)
+			holdAddr(t, l.b, vipAddr, true, 2*time.Second)
+			if hasAddr(t, l.a, vipAddr) {
+				t.Fatal("both routers hold the VIP again")
+			}
+			want := vrrp.StateBackup
+			if tc.xlbInB {
+				want = vrrp.StateMaster
+			}
+			if st := x.status(t); st.State != want {
+				t.Fatalf("xlb: %+v, want %v", st, want)
+			}
+		})
+	}
 }
