@@ -36,16 +36,18 @@ func (e *exitError) Unwrap() error { return e.err }
 
 func usageError(c *cli.Context, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
-	if c != nil {
+	if c != nil && c.Command != nil {
 		fmt.Fprintf(c.App.ErrWriter, "xlbctl %s: %s\n\n", c.Command.Name, msg)
-		cli.ShowCommandHelp(c, c.Command.Name)
+		if l := c.Lineage(); len(l) > 1 {
+			cli.ShowCommandHelp(l[1], c.Command.Name)
+		}
 	}
 	return &exitError{code: exitUsage, err: errors.New(msg)}
 }
 
 func main() {
 	app := newApp(os.Stdout, os.Stderr)
-	if err := app.Run(os.Args); err != nil {
+	if err := app.Run(interspersed(os.Args, app.Commands)); err != nil {
 		os.Exit(report(os.Stderr, err))
 	}
 }
@@ -73,7 +75,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "socket", Aliases: []string{"s"}, Value: api.DefaultSocket, Usage: "xlbd control `SOCKET`", EnvVars: []string{"XLB_SOCKET"}},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON as the API returns it"},
-			&cli.DurationFlag{Name: "timeout", Value: 10 * time.Second, Usage: "give up on xlbd after this long"},
+			&cli.DurationFlag{Name: "api-timeout", Value: 10 * time.Second, Usage: "give up on an answer from xlbd after this long"},
 		},
 		Commands: commands(),
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
@@ -85,7 +87,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 
 // call runs one API request with the global flags.
 func call(c *cli.Context, method, path string, query map[string][]string, in, out any) error {
-	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
+	ctx, cancel := context.WithTimeout(c.Context, c.Duration("api-timeout"))
 	defer cancel()
 	err := api.NewClient(c.String("socket")).Do(ctx, method, path, query, in, out)
 	if errors.Is(err, api.ErrNotRunning) {

@@ -46,7 +46,8 @@ func fakeXlbd(t *testing.T) string {
 
 func run(args ...string) (code int, stdout, stderr string) {
 	var o, e bytes.Buffer
-	err := newApp(&o, &e).Run(append([]string{"xlbctl"}, args...))
+	app := newApp(&o, &e)
+	err := app.Run(interspersed(append([]string{"xlbctl"}, args...), app.Commands))
 	if err != nil {
 		code = report(&e, err)
 	}
@@ -68,6 +69,7 @@ func TestCommands(t *testing.T) {
 		{"bad_service_argument_is_a_usage_error", []string{"--socket", sock, "conns", "--service", "1.2.3"}, 2, "", "want IP:PORT"},
 		{"unexpected_argument_is_a_usage_error", []string{"--socket", sock, "status", "now"}, 2, "", `unexpected argument "now"`},
 		{"unknown_flag_is_a_usage_error", []string{"--socket", sock, "conns", "--nope"}, 2, "", "flag provided but not defined"},
+		{"flags_after_arguments_work", []string{"--socket", sock, "conns", "--limit", "5", "--service", "203.0.113.10:80"}, 0, "ESTABLISHED", ""},
 		{"no_daemon_exits_3", []string{"--socket", filepath.Join(t.TempDir(), "none.sock"), "status"}, 3, "", "xlbd is not running"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -102,3 +102,15 @@ type Stats struct {
 type Error struct {
 	Error string `json:"error"`
 }
+
+// RealRequest is the body of POST /v1/drain and POST /v1/weight.
+type RealRequest struct {
+	Service  string `json:"service"`  // VIP:PORT
+	Protocol string `json:"protocol"` // TCP (default) or UDP
+	Real     string `json:"real"`     // IP:PORT
+	// Drain: true drains, false undrains (back to the configured weight).
+	Drain *bool `json:"drain,omitempty"`
+	// Weight sets the weight until undrain or a reload that changes the
+	// real.
+	Weight *int `json:"weight,omitempty"`
+}

@@ -27,6 +27,9 @@ func (d *Daemon) apiHandler() http.Handler {
 		writeJSON(w, http.StatusOK, api.Stats{Counters: c})
 	})
 	mux.HandleFunc("GET "+api.PathConns, d.handleConns)
+	mux.Handle("GET /metrics", d.metricsHandler())
+	mux.HandleFunc("POST "+api.PathDrain, d.handleReal)
+	mux.HandleFunc("POST "+api.PathWeight, d.handleReal)
 	mux.HandleFunc("POST "+api.PathReload, func(w http.ResponseWriter, r *http.Request) {
 		done := make(chan error, 1)
 		d.requestReload(done)
@@ -83,34 +86,39 @@ func (d *Daemon) status() api.Status {
 		if t, err := d.dp.ServiceTraffic(key); err == nil {
 			as.Traffic = traffic(t)
 		}
-		counts, _ := d.dp.RealConns(key)
 		_, sorry := s.serving()
 		if s.sorry != nil {
 			as.SorryServer = s.sorry.addr.String()
 			as.SorryActive = sorry
 		}
 		for _, r := range s.reals {
-			ar := api.Real{
-				Address:         r.addr.String(),
-				Weight:          r.configWeight(),
-				EffectiveWeight: r.effectiveWeight(),
-				Health:          "up",
-				Reason:          r.reason,
-				Drained:         r.drained,
-				ActiveConns:     counts[r.addr].Active,
-				InactiveConns:   counts[r.addr].Inactive,
-			}
-			if !r.up {
-				ar.Health = "down"
-			}
-			if t, err := d.dp.RealTraffic(key, r.addr); err == nil {
-				ar.Traffic = traffic(t)
-			}
-			as.Reals = append(as.Reals, ar)
+			as.Reals = append(as.Reals, d.realStatusLocked(s, r))
 		}
 		st.Services = append(st.Services, as)
 	}
 	return st
+}
+
+// realStatusLocked is a real's line of the status.
+func (d *Daemon) realStatusLocked(s *service, r *real) api.Real {
+	counts, _ := d.dp.RealConns(s.key)
+	ar := api.Real{
+		Address:         r.addr.String(),
+		Weight:          r.configWeight(),
+		EffectiveWeight: r.effectiveWeight(),
+		Health:          "up",
+		Reason:          r.reason,
+		Drained:         r.drained,
+		ActiveConns:     counts[r.addr].Active,
+		InactiveConns:   counts[r.addr].Inactive,
+	}
+	if !r.up {
+		ar.Health = "down"
+	}
+	if t, err := d.dp.RealTraffic(s.key, r.addr); err == nil {
+		ar.Traffic = traffic(t)
+	}
+	return ar
 }
 
 func (d *Daemon) handleConns(w http.ResponseWriter, r *http.Request) {

@@ -129,6 +129,7 @@ func Run(ctx context.Context, opts Options) error {
 	g.Go(func() error { return d.gcLoop(gctx) })
 	g.Go(func() error { return d.reloadLoop(gctx) })
 	g.Go(func() error { return d.serveAPI(gctx, ln) })
+	g.Go(func() error { return d.serveMetrics(gctx, cfg.Global.MetricsListen) })
 	g.Go(func() error {
 		for {
 			select {

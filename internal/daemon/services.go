@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -105,7 +106,10 @@ func newService(vs config.VirtualServer, old *service) (*service, error) {
 		r := &real{cfg: rc, addr: realKey(rc), up: !vs.Alpha, healthWeight: -1}
 		if p := prev[r.addr]; p != nil {
 			r.up, r.healthWeight, r.reason = p.up, p.healthWeight, p.reason
-			r.weightOverride, r.drained = p.weightOverride, p.drained
+			// Operator changes last until a reload touches the real.
+			if reflect.DeepEqual(p.cfg, rc) {
+				r.weightOverride, r.drained = p.weightOverride, p.drained
+			}
 		}
 		s.reals = append(s.reals, r)
 	}

@@ -27,8 +27,8 @@ import (
 	"github.com/xlb/xlb/internal/testutil"
 )
 
-// xlbdPath is the xlbd binary built once for the package.
-var xlbdPath string
+// xlbdPath and xlbctlPath are the binaries built once for the package.
+var xlbdPath, xlbctlPath string
 
 func TestMain(m *testing.M) {
 	code := func() int {
@@ -42,10 +42,10 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		xlbdPath = filepath.Join(dir, "xlbd")
-		out, err := exec.Command("go", "build", "-race", "-o", xlbdPath, "github.com/xlb/xlb/cmd/xlbd").CombinedOutput()
+		xlbdPath, xlbctlPath = filepath.Join(dir, "xlbd"), filepath.Join(dir, "xlbctl")
+		out, err := exec.Command("go", "build", "-race", "-o", dir+"/", "github.com/xlb/xlb/cmd/xlbd", "github.com/xlb/xlb/cmd/xlbctl").CombinedOutput()
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "build xlbd: %v\n%s", err, out)
+			fmt.Fprintf(os.Stderr, "build xlbd, xlbctl: %v\n%s", err, out)
 			return 1
 		}
 		return m.Run()
@@ -298,4 +298,11 @@ func lines(s, sub string) []string {
 		}
 	}
 	return out
+}
+
+func unixDialer(path string) func(ctx context.Context, _, _ string) (net.Conn, error) {
+	return func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", path)
+	}
 }
