@@ -408,6 +408,8 @@ func (m *Machine) startup(now time.Time, acts *[]Action) {
 	}
 	for _, g := range m.groups {
 		switch {
+		case g.state != StateInit:
+			// already running: a repeated startup changes nothing
 		case slices.ContainsFunc(g.members, func(in *instance) bool { return in.state == StateFault }):
 			g.setState(StateFault, acts)
 		default:

@@ -521,3 +521,72 @@ func TestNewMachineRejectsBadConfig(t *testing.T) {
 		})
 	}
 }
+
+// FuzzMachine feeds random event sequences to two grouped instances and a
+// lone one, and checks invariants after every step: a master and only a
+// master holds its addresses, sync group members share the group's state,
+// transitions start from the state they claim, and no timer is left due.
+func FuzzMachine(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11})
+	f.Add([]byte{0, 9, 9, 9, 3, 9, 9, 7, 9, 9, 1})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		cfgs := []InstanceConfig{
+			inst("A", 100, func(c *InstanceConfig) { c.TrackInterfaces = []Track{{Name: "eth9", Weight: -50}} }),
+			inst("B", 150, func(c *InstanceConfig) { c.Interface, c.VRID, c.Version = "eth1", 2, 3 }),
+			inst("C", 255, func(c *InstanceConfig) { c.VRID = 3; c.GARPMasterDelay, c.GARPMasterRefresh = time.Second, 7 * time.Second }),
+		}
+		f := newFake(t, []SyncGroup{{Name: "G", Instances: []string{"A", "B"}}}, cfgs...)
+		names := []string{"A", "B", "C"}
+		state := map[string]State{}
+		held := map[string]int{}
+		for i, op := range ops {
+			name := names[int(op>>4)%3]
+			var acts []Action
+			switch op % 12 {
+			case 0:
+				acts = f.m.Handle(Event{Kind: EventStartup}, f.now)
+			case 1:
+				acts = f.m.Handle(Event{Kind: EventShutdown}, f.now)
+			case 2, 3:
+				acts = f.m.Handle(Event{Kind: EventLink, Name: []string{"eth0", "eth1", "eth9"}[i%3], Up: op%12 == 3}, f.now)
+			case 4, 5:
+				acts = f.m.Handle(Event{Kind: EventScript, Instance: name, Name: "s", Up: op%12 == 5, Weight: int(op%3) * -30}, f.now)
+			case 6, 7, 8:
+				src := []netip.Addr{peerLow, peerHigh}[i%2]
+				acts = f.m.Handle(Event{Kind: EventAdvert, Instance: name, Advert: Advert{Src: src, Priority: []uint8{0, 50, 100, 150, 200, 255}[int(op)%6], Interval: 100 * time.Millisecond}}, f.now)
+			default:
+				f.now = f.now.Add(time.Duration(op) * 37 * time.Millisecond)
+				acts = f.m.Handle(Event{Kind: EventTimer}, f.now)
+				if next, ok := f.m.NextDeadline(); ok && !next.After(f.now) {
+					t.Fatalf("step %d: timer %v still due at %v", i, next.Sub(t0), f.now.Sub(t0))
+				}
+			}
+			for _, a := range acts {
+				switch a.Kind {
+				case ActionAddVIPs:
+					held[a.Instance]++
+				case ActionDelVIPs:
+					held[a.Instance]--
+				case ActionState:
+					if state[a.Instance] != a.From {
+						t.Fatalf("step %d: %v but %s was %v", i, a, a.Instance, state[a.Instance])
+					}
+					state[a.Instance] = a.To
+				}
+			}
+			for _, n := range names {
+				v, _ := f.m.Instance(n)
+				if v.State != state[n] {
+					t.Fatalf("step %d: %s is %v, actions said %v", i, n, v.State, state[n])
+				}
+				if want := map[bool]int{true: 1, false: 0}[v.State == StateMaster]; held[n] != want {
+					t.Fatalf("step %d: %s in %v holds its addresses %d times", i, n, v.State, held[n])
+				}
+			}
+			g, _ := f.m.GroupState("G")
+			if state["A"] != g || state["B"] != g {
+				t.Fatalf("step %d: group %v, members A %v B %v", i, g, state["A"], state["B"])
+			}
+		}
+	})
+}

@@ -29,6 +29,10 @@ type Config struct {
 	OnGroupState func(group string, from, to State)
 }
 
+// Validate checks the instances and sync groups (as New does) and returns
+// every problem joined, for `xlbd check`.
+func (c Config) Validate() error { return validate(c.Instances, c.SyncGroups) }
+
 // Counters are an instance's advertisement counters.
 type Counters struct {
 	RxAdverts      uint64            `json:"rx_adverts"`       // valid advertisements handed to the state machine

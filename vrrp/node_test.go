@@ -374,8 +374,18 @@ func TestNodeSyncGroupStatus(t *testing.T) {
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
-	if _, err := New(Config{Instances: []InstanceConfig{{Name: "x"}}}, nil); err == nil {
+	cfg := Config{Instances: []InstanceConfig{{Name: "x"}}}
+	if _, err := New(cfg, nil); err == nil {
 		t.Fatal("accepted an instance without interface, vrid and addresses")
+	}
+	err := cfg.Validate()
+	for _, want := range []string{"no interface", "virtual_router_id", "no virtual_ipaddress"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("Validate = %v, want all problems including %q", err, want)
+		}
+	}
+	if err := (Config{Instances: []InstanceConfig{ownerConfig()}}).Validate(); err != nil {
+		t.Fatalf("valid config: %v", err)
 	}
 }
 
