@@ -533,7 +533,10 @@ func FuzzMachine(f *testing.F) {
 		cfgs := []InstanceConfig{
 			inst("A", 100, func(c *InstanceConfig) { c.TrackInterfaces = []Track{{Name: "eth9", Weight: -50}} }),
 			inst("B", 150, func(c *InstanceConfig) { c.Interface, c.VRID, c.Version = "eth1", 2, 3 }),
-			inst("C", 255, func(c *InstanceConfig) { c.VRID = 3; c.GARPMasterDelay, c.GARPMasterRefresh = time.Second, 7 * time.Second }),
+			inst("C", 255, func(c *InstanceConfig) {
+				c.VRID = 3
+				c.GARPMasterDelay, c.GARPMasterRefresh = time.Second, 7*time.Second
+			}),
 		}
 		f := newFake(t, []SyncGroup{{Name: "G", Instances: []string{"A", "B"}}}, cfgs...)
 		names := []string{"A", "B", "C"}
