@@ -207,8 +207,8 @@ func (c InstanceConfig) Validate() error {
 		if dev == "" {
 			dev = c.Interface
 		}
-		if v.Label != "" && (a.Is6() || !strings.HasPrefix(v.Label, dev)) {
-			bad("%s %v: label %q must be IPv4 and start with the interface name %q", kind, v.Prefix, v.Label, dev)
+		if v.Label != "" && (a.Is6() || !strings.HasPrefix(v.Label, dev) || len(v.Label) > 15) {
+			bad("%s %v: label %q must be IPv4, start with the interface name %q and have at most 15 characters", kind, v.Prefix, v.Label, dev)
 		}
 		if _, err := parseScope(v.Scope); err != nil {
 			bad("%s %v: %v", kind, v.Prefix, err)

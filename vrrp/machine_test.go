@@ -505,6 +505,7 @@ func TestNewMachineRejectsBadConfig(t *testing.T) {
 		{"long password", []InstanceConfig{inst("A", 1, func(c *InstanceConfig) { c.AuthPass = "123456789" })}, nil, "longer"},
 		{"no vips", []InstanceConfig{inst("A", 1, func(c *InstanceConfig) { c.VIPs = nil })}, nil, "no virtual_ipaddress"},
 		{"bad label", []InstanceConfig{inst("A", 1, func(c *InstanceConfig) { c.VIPs[0].Label = "eth1:x" })}, nil, "label"},
+		{"long label", []InstanceConfig{inst("A", 1, func(c *InstanceConfig) { c.VIPs[0].Label = "eth0:0123456789a" })}, nil, "label"},
 		{"bad scope", []InstanceConfig{inst("A", 1, func(c *InstanceConfig) { c.VIPs[0].Scope = "galaxy" })}, nil, "scope"},
 		{"mixed families", []InstanceConfig{inst("A", 1, func(c *InstanceConfig) {
 			c.Version = 3
