@@ -312,16 +312,24 @@ func (c *converter) timerArg(n *Node, i int, lo, hi float64) (float64, bool) {
 // boolArg parses an optional <BOOL> at word i (on|off|true|false|yes|no);
 // absent means true.
 func (c *converter) boolArg(n *Node, i int) (bool, bool) {
-	if len(n.Args) <= i {
+	v, ok := parseBool(n.Args, i)
+	if !ok {
+		c.errorf(n, "expected on, off, true, false, yes or no, got %q", n.Args[i])
+	}
+	return v, ok
+}
+
+// parseBool reads an optional <BOOL> at args[i]; absent means true.
+func parseBool(args []string, i int) (v, ok bool) {
+	if len(args) <= i {
 		return true, true
 	}
-	switch n.Args[i] {
+	switch args[i] {
 	case "on", "true", "yes":
 		return true, true
 	case "off", "false", "no":
 		return false, true
 	}
-	c.errorf(n, "expected on, off, true, false, yes or no, got %q", n.Args[i])
 	return false, false
 }
 

@@ -270,7 +270,8 @@ func (c *converter) lvsSyncDaemon(t *table, k *Node) {
 	}
 	s := c.syncTable(k)
 	c.syncIface, c.syncNode = k.Args[0], k
-	s.add(&item{key: "interface", value: tomlString(k.Args[0]), lead: opComments(k.Comments), comment: trailingComment(k.Comment), origin: k.Pos})
+	s.add(&item{key: "interface", value: tomlString(k.Args[0]), origin: k.Pos,
+		lead: append(opComments(k.Comments), noteComment("from global_defs lvs_sync_daemon (%s)", k.Pos)), comment: trailingComment(k.Comment)})
 	var unsupported []string
 	args := k.Args[1:]
 	for i := 0; i < len(args); i++ {

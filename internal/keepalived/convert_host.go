@@ -2,6 +2,8 @@ package keepalived
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -14,37 +16,58 @@ func (c *converter) inferDataplane() {
 		return
 	}
 	var names, why []string
+	added := map[string]bool{}
 	add := func(name, reason string) {
-		for _, n := range names {
-			if n == name {
-				return
-			}
+		if added[name] {
+			return
 		}
+		added[name] = true
 		names = append(names, name)
 		why = append(why, reason)
 	}
-	for _, s := range c.services {
-		for _, in := range c.instances {
-			for _, v := range in.vips {
-				dev := v.Dev
-				if dev == "" {
-					dev = in.iface
-				}
-				if dev != "" && v.Addr() == s.addr {
-					add(dev, fmt.Sprintf("%s holds %s, the address of virtual_server %s (%s)", dev, s.addr, s.addr, in.name))
+	// Where each virtual address is, and which networks the addresses
+	// are on, by prefix length.
+	type place struct {
+		dev, instance string
+		vip           netip.Addr
+	}
+	byAddr := map[netip.Addr]place{}
+	byNet := map[netip.Prefix]place{}
+	var lengths []int
+	for _, in := range c.instances {
+		for _, v := range in.vips {
+			dev := v.Dev
+			if dev == "" {
+				dev = in.iface
+			}
+			if dev == "" {
+				continue
+			}
+			if _, ok := byAddr[v.Addr()]; !ok {
+				byAddr[v.Addr()] = place{dev, in.name, v.Addr()}
+			}
+			if v.Prefix.Bits() < v.Addr().BitLen() {
+				if _, ok := byNet[v.Prefix.Masked()]; !ok {
+					byNet[v.Prefix.Masked()] = place{dev, in.name, v.Addr()}
+					if !slices.Contains(lengths, v.Prefix.Bits()) {
+						lengths = append(lengths, v.Prefix.Bits())
+					}
 				}
 			}
 		}
+	}
+	for _, s := range c.services {
+		if p, ok := byAddr[s.addr]; ok {
+			add(p.dev, fmt.Sprintf("%s holds %s, the address of virtual_server %s (%s)", p.dev, s.addr, s.addr, p.instance))
+		}
 		for _, r := range s.reals {
-			for _, in := range c.instances {
-				for _, v := range in.vips {
-					dev := v.Dev
-					if dev == "" {
-						dev = in.iface
-					}
-					if dev != "" && v.Prefix.Bits() < v.Addr().BitLen() && v.Prefix.Masked().Contains(r) {
-						add(dev, fmt.Sprintf("%s is on %s, the real servers' network (%s holds %s)", dev, v.Prefix.Masked(), in.name, v.Addr()))
-					}
+			for _, l := range lengths {
+				if l > r.BitLen() {
+					continue
+				}
+				n := netip.PrefixFrom(r, l).Masked()
+				if p, ok := byNet[n]; ok {
+					add(p.dev, fmt.Sprintf("%s is on %s, the real servers' network (%s holds %s)", p.dev, n, p.instance, p.vip))
 				}
 			}
 		}
@@ -70,8 +93,10 @@ func (c *converter) inferDataplane() {
 		lead = append(lead, noteComment("  %s", w))
 	}
 	elems := stringElems(names)
-	it := &item{key: "interfaces", array: true, elems: elems, lead: lead, origin: n.Pos}
-	t.items = append([]*item{it}, t.items...)
+	rest := t.items
+	t.items = nil
+	t.add(&item{key: "interfaces", array: true, elems: elems, lead: lead, origin: n.Pos})
+	t.items = append(t.items, rest...)
 	c.findings = append(c.findings, Finding{Pos: n.Pos, Keyword: "dataplane.interfaces", Severity: Warning,
 		Msg: fmt.Sprintf("keepalived has no such setting; chose %s (%s); review it", strings.Join(names, ", "), strings.Join(why, "; "))})
 }

@@ -78,6 +78,7 @@ type vsContext struct {
 	delayLoop   float64
 	alpha       bool
 	weight      *Node
+	inhibit     bool   // inhibit_on_failure of the service
 	table       string // the service's table header
 	virtualhost string
 }
@@ -130,13 +131,13 @@ func (c *converter) virtualServer(n *Node) {
 	for _, k := range n.Block {
 		switch k.Keyword {
 		case "protocol":
-			if c.leaf(k, 1, 1) && k.Args[0] == "SCTP" {
+			if len(k.Args) == 1 && k.Args[0] == "SCTP" {
 				c.body = append(c.body, holder)
 				c.unsupported(holder, n, "protocol SCTP: xlb balances TCP and UDP")
 				return
 			}
 		case "lb_kind", "lvs_method":
-			if c.leaf(k, 1, -1) && (k.Args[0] == "DR" || k.Args[0] == "TUN") {
+			if len(k.Args) >= 1 && (k.Args[0] == "DR" || k.Args[0] == "TUN") {
 				c.body = append(c.body, holder)
 				c.unsupported(holder, n, "%s %s: xlb forwards by NAT only", k.Keyword, k.Args[0])
 				return
@@ -144,19 +145,23 @@ func (c *converter) virtualServer(n *Node) {
 		case "connect_timeout", "retry", "delay_before_retry", "warmup":
 			ctx.defaults[k.Keyword] = k
 		case "delay_loop":
-			if c.leaf(k, 1, 1) {
-				if v, ok := c.timerArg(k, 0, 0.000001, 1e9); ok {
-					ctx.delayLoop = v
+			if len(k.Args) == 1 {
+				if v, err := strconv.ParseFloat(k.Args[0], 64); err == nil && v > 0 && v <= 1e9 {
+					ctx.delayLoop = math.Round(v*1e6) / 1e6
 				}
 			}
 		case "alpha":
-			if c.leaf(k, 0, 1) {
-				ctx.alpha, _ = c.boolArg(k, 0)
+			if on, ok := parseBool(k.Args, 0); ok && len(k.Args) <= 1 {
+				ctx.alpha = on
 			}
 		case "weight":
 			ctx.weight = k
+		case "inhibit_on_failure":
+			if on, ok := parseBool(k.Args, 0); ok && len(k.Args) <= 1 {
+				ctx.inhibit = on
+			}
 		case "virtualhost":
-			if c.leaf(k, 1, 1) {
+			if len(k.Args) == 1 {
 				ctx.virtualhost = k.Args[0]
 			}
 		}
@@ -459,9 +464,15 @@ func (c *converter) realServer(n *Node, svc netip.Addr, svcPort int, vs *vsConte
 			if !c.leaf(k, 0, 1) {
 				continue
 			}
-			if on, ok := c.boolArg(k, 0); ok {
-				c.set(t, k, "inhibit_on_failure", tomlBool(on))
+			on, ok := c.boolArg(k, 0)
+			if !ok {
+				continue
 			}
+			if !on && vs.inhibit {
+				c.unsupported(t, k, "xlb inhibits every real of a service with inhibit_on_failure; this real is removed on failure in keepalived")
+				continue
+			}
+			c.set(t, k, "inhibit_on_failure", tomlBool(on))
 		case "notify_up", "notify_down":
 			c.notify(t, k)
 		case "virtualhost":

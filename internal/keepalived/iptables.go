@@ -87,7 +87,7 @@ func ParseIPTables(name string, data []byte) (*Rules, error) {
 			if words[0] == "-N" {
 				break
 			}
-			rule := strings.Join(words, " ")
+			rule := s
 			if m, reason := masquerade(tbl, words); reason == "" {
 				m.Pos, m.Rule = pos, rule
 				m.Comments = append(comments, m.Comments...)

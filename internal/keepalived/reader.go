@@ -21,6 +21,8 @@ const (
 	maxIncludeFiles   = 1000     // files read in all
 	maxBraceExpansion = 256      // patterns one include's {a,b} expands to
 	maxRecheck        = 8        // rounds of @conditional / $definition after substitution
+	maxPattern        = 4096     // bytes in an include pattern (PATH_MAX)
+	workPerLine       = 512      // substitution bytes budgeted per allowed line
 )
 
 // Options control how a keepalived configuration is read.
@@ -63,6 +65,7 @@ type pendingLine struct {
 	pos      Pos
 	text     string
 	cont     bool   // the physical line ended with a backslash
+	quote    bool   // … inside a quoted string
 	trailing string // comment at the end of the physical line
 	dir      string // directory of the file it came from (${_PWD}, includes)
 	depth    int    // multiline expansion depth
@@ -90,6 +93,7 @@ type reader struct {
 	mdef     *definition // multiline definition being read
 	comments []string    // comment lines waiting for the next statement
 	nlines   int
+	work     int // bytes built by substitution so far
 	out      []line
 
 	errs     []error
@@ -153,17 +157,25 @@ func (r *reader) read() []line {
 			r.pending = r.pending[1:]
 		} else {
 			var ok bool
-			if pl, ok = r.physical(nil); !ok {
+			if pl, ok = r.physical(nil, false); !ok {
 				break
 			}
 			fromFile = true
 		}
 		if r.mdef != nil {
+			if pl.quote {
+				r.errorf(pl.pos, "", "unterminated quote in a multiline definition (expected a closing '\"' on the same line)")
+				continue
+			}
 			r.feedDefinition(pl)
 			continue
 		}
 		if fromFile && pl.cont && !isDefinition(stripConditional(pl.text)) {
 			pl = r.join(pl)
+		}
+		if pl.quote {
+			r.errorf(pl.pos, "", "unterminated quote (expected a closing '\"')")
+			continue
 		}
 		r.nlines++
 		if r.nlines > r.maxLines {
@@ -180,9 +192,9 @@ func (r *reader) read() []line {
 
 // physical returns the next physical line that has text on it, with its
 // comment removed; comment-only lines met on the way are collected. With
-// only set, it reads no further than the end of that file. ok is false at
-// the end of the input.
-func (r *reader) physical(only *srcFile) (pl pendingLine, ok bool) {
+// only set, it reads no further than the end of that file; inQuote says the
+// line continues a quoted string. ok is false at the end of the input.
+func (r *reader) physical(only *srcFile, inQuote bool) (pl pendingLine, ok bool) {
 	for len(r.files) > 0 {
 		f := r.files[len(r.files)-1]
 		if only != nil && f != only {
@@ -209,18 +221,18 @@ func (r *reader) physical(only *srcFile) (pl pendingLine, ok bool) {
 			r.errorf(pos, "", "line is longer than %d bytes", maxLineLen)
 			continue
 		}
-		text, comment, cont, err := decomment(raw)
-		if err != nil {
-			r.errorf(pos, "", "%s", err)
+		text, comment, cont, quote := decomment(raw, inQuote)
+		if quote && !cont {
+			r.errorf(pos, "", "unterminated quote (expected a closing '\"')")
 			continue
 		}
-		if text == "" && !cont {
+		if text == "" && !cont && !inQuote {
 			if comment != "" && r.mdef == nil {
 				r.comments = append(r.comments, comment)
 			}
 			continue
 		}
-		return pendingLine{pos: pos, text: text, cont: cont, trailing: comment, dir: f.dir}, true
+		return pendingLine{pos: pos, text: text, cont: cont, quote: quote, trailing: comment, dir: f.dir}, true
 	}
 	return pendingLine{}, false
 }
@@ -231,13 +243,13 @@ func (r *reader) physical(only *srcFile) (pl pendingLine, ok bool) {
 func (r *reader) join(pl pendingLine) pendingLine {
 	f := r.files[len(r.files)-1]
 	for pl.cont {
-		next, ok := r.physical(f)
+		next, ok := r.physical(f, pl.quote)
 		if !ok {
 			pl.cont = false
 			break
 		}
 		pl.text = strings.TrimRight(pl.text, " \t") + " " + next.text
-		pl.cont = next.cont
+		pl.cont, pl.quote = next.cont, next.quote
 		if pl.trailing == "" {
 			pl.trailing = next.trailing
 		}
@@ -254,11 +266,12 @@ func (r *reader) join(pl pendingLine) pendingLine {
 // does: '#' and '!' outside double quotes start a comment, "\#" and "\!"
 // stand for the characters themselves, and a backslash ending the line
 // continues it (cont). text is trimmed; comment is what followed the
-// comment character.
-func decomment(raw string) (text, comment string, cont bool, err error) {
+// comment character. inQuote says the line starts inside a quoted string
+// (a continued line); quote says it ends inside one.
+func decomment(raw string, inQuote bool) (text, comment string, cont, quote bool) {
 	s := strings.TrimLeft(raw, " \t")
 	var b strings.Builder
-	quote := false
+	quote = inQuote
 scan:
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -286,10 +299,7 @@ scan:
 			b.WriteByte(c)
 		}
 	}
-	if quote {
-		return "", "", false, fmt.Errorf("unterminated quote in %q (expected a closing '\"')", strings.TrimSpace(raw))
-	}
-	return strings.TrimRight(b.String(), " \t"), comment, cont, nil
+	return strings.TrimRight(b.String(), " \t"), comment, cont, quote
 }
 
 // stripConditional returns text without a leading "@NAME " or "@^NAME ".
@@ -549,6 +559,10 @@ func (r *reader) substitute(text string, pl pendingLine) (out string, rest []str
 			return text, nil, false
 		}
 		out = out[:p] + value + out[ref.end:]
+		if r.work += len(out); r.work > r.maxLines*workPerLine {
+			r.fatalf(pl.pos, "$"+ref.name, "definitions expand to more than %d bytes (a definition that grows without end?)", r.maxLines*workPerLine)
+			return text, nil, false
+		}
 		if len(out) > maxLineLen {
 			r.errorf(pl.pos, "$"+ref.name, "line grows longer than %d bytes by substitution", maxLineLen)
 			return text, nil, false
@@ -622,6 +636,10 @@ func (r *reader) include(text string, pl pendingLine) bool {
 		return true
 	}
 	pattern := toks[1]
+	if len(pattern) > maxPattern {
+		r.errorf(pl.pos, word, "file name is longer than %d bytes", maxPattern)
+		return true
+	}
 	if !filepath.IsAbs(pattern) {
 		pattern = filepath.Join(pl.dir, pattern)
 	}

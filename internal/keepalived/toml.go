@@ -28,6 +28,7 @@ type table struct {
 	items   []*item
 	subs    []*table
 	tail    []string
+	keys    map[string]*item // items by key; an entry is stale once its item's key changes
 }
 
 // item is a key = value line of a table, or (key "") only comments.
@@ -53,15 +54,19 @@ type elem struct {
 // add appends an item to t and returns it.
 func (t *table) add(it *item) *item {
 	t.items = append(t.items, it)
+	if it.key != "" {
+		if t.keys == nil {
+			t.keys = map[string]*item{}
+		}
+		t.keys[it.key] = it
+	}
 	return it
 }
 
 // get returns the item with key, or nil.
 func (t *table) get(key string) *item {
-	for _, it := range t.items {
-		if it.key == key {
-			return it
-		}
+	if it := t.keys[key]; it != nil && it.key == key {
+		return it
 	}
 	return nil
 }

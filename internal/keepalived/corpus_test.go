@@ -1,0 +1,210 @@
+package keepalived
+
+import (
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xlb/xlb/internal/config"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/corpus/*/expected.toml and findings.txt from the current output")
+
+// importCorpus imports testdata/corpus/NAME: keepalived.conf, with
+// iptables.rules when there is one, for the instance named in the file
+// instance when there is one.
+func importCorpus(t *testing.T, dir string) *Result {
+	t.Helper()
+	var opts ImportOptions
+	if b, err := os.ReadFile(filepath.Join(dir, "instance")); err == nil {
+		opts.Instance = strings.TrimSpace(string(b))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "iptables.rules")); err == nil {
+		opts.IPTables = filepath.Join(dir, "iptables.rules")
+	}
+	res, err := Import(filepath.Join(dir, "keepalived.conf"), opts)
+	if err != nil {
+		t.Fatalf("Import: %v", err)
+	}
+	return res
+}
+
+// TestCorpus imports every configuration of testdata/corpus and compares
+// the TOML and the findings with expected.toml and findings.txt; every
+// output must pass config.Parse.
+func TestCorpus(t *testing.T) {
+	dirs, err := filepath.Glob("testdata/corpus/*")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no corpus: %v", err)
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			res := importCorpus(t, dir)
+			if _, err := config.Parse("xlb.toml", res.TOML); err != nil {
+				t.Errorf("config.Parse of the output: %v", err)
+			}
+			golden(t, filepath.Join(dir, "expected.toml"), string(res.TOML))
+			golden(t, filepath.Join(dir, "findings.txt"), findingsText(res.Findings))
+		})
+	}
+}
+
+func golden(t *testing.T, file, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("read golden file (go test -update writes it): %v", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s\n--- got:\n%s--- want:\n%s", file, got, want)
+	}
+}
+
+// TestCorpusFull checks what the full corpus means to xlb, key by key.
+func TestCorpusFull(t *testing.T) {
+	res := importCorpus(t, "testdata/corpus/full")
+	c := res.Config
+	if n := res.Unsupported(); n != 0 {
+		t.Errorf("%d unsupported findings:\n%s", n, findingsText(res.Findings))
+	}
+
+	g := c.Global
+	if g.RouterID != "lb1" || !slices.Equal(g.NotificationEmail, []string{"ops@example.com", "oncall@example.com"}) ||
+		g.NotificationEmailFrom != "xlb@example.com" || g.SMTPAddress() != "192.0.2.25:2525" ||
+		g.SMTPHeloName != "lb1.example.com" || g.SMTPConnectTimeout.Duration != 10*time.Second {
+		t.Errorf("global = %+v", g)
+	}
+	if want := (config.Timeouts{TCP: config.Seconds(3600), TCPFin: config.Seconds(30), TCPSyn: config.Seconds(60), UDP: config.Seconds(60)}); c.Dataplane.Timeouts != want {
+		t.Errorf("timeouts = %+v", c.Dataplane.Timeouts)
+	}
+	if s := c.Sync; !s.Enabled || s.Interface != "eth1" || s.Port != 8849 || s.Group != netip.MustParseAddr("224.0.0.82") {
+		t.Errorf("sync = %+v", s)
+	}
+	if want := []config.Masquerade{
+		{Source: netip.MustParsePrefix("192.0.2.0/24"), OutInterface: "eth0"},
+		{Source: netip.MustParsePrefix("2001:db8:2::/64"), OutInterface: "eth0"},
+	}; !slices.Equal(c.Gateway.Masquerade, want) || !c.Gateway.Forwarding {
+		t.Errorf("gateway = %+v", c.Gateway)
+	}
+
+	if len(c.VRRPScripts) != 2 {
+		t.Fatalf("%d vrrp_scripts", len(c.VRRPScripts))
+	}
+	s := c.VRRPScripts[0]
+	if s.Name != "chk_haproxy" || s.Script != "/usr/bin/killall -0 haproxy" || s.Interval.Duration != 2*time.Second ||
+		s.Timeout.Duration != 1500*time.Millisecond || s.Weight != -20 || s.Rise != 2 || s.Fall != 3 || s.User != "nobody" {
+		t.Errorf("vrrp_script = %+v", s)
+	}
+	if argv, _ := config.SplitCommand(c.VRRPScripts[1].Script); !slices.Equal(argv, []string{"/usr/bin/test", "-e", "/run/xlb/maintenance off"}) {
+		t.Errorf("chk_file argv = %q", argv)
+	}
+
+	sg := c.VRRPSyncGroups[0]
+	if sg.Name != "VG1" || !slices.Equal(sg.Group, []string{"VI_4", "VI_6"}) || !sg.SMTPAlert ||
+		sg.NotifyMaster != "/etc/xlb/notify.sh master" || sg.NotifyBackup != "/etc/xlb/notify.sh" ||
+		sg.NotifyFault != "/etc/xlb/notify.sh fault" || sg.NotifyStop != "/etc/xlb/notify.sh stop" || sg.Notify != "/etc/xlb/notify-all.sh" {
+		t.Errorf("sync group = %+v", sg)
+	}
+
+	v4, v6 := c.VRRPInstances[0], c.VRRPInstances[1]
+	if v4.State != "BACKUP" || v4.Interface != "eth0" || v4.VirtualRouterID != 51 || v4.Priority != 150 || v4.Version != 2 ||
+		v4.AdvertInt.Duration != time.Second || v4.Authentication.AuthPass != "s3cret" || v4.NoPreempt ||
+		v4.PreemptDelay.Duration != 30*time.Second || !v4.SMTPAlert || v4.NotifyMaster != "/etc/xlb/instance.sh master" {
+		t.Errorf("VI_4 = %+v", v4)
+	}
+	if got := vipStrings(v4.VirtualIPAddress); !slices.Equal(got, []string{"203.0.113.10/24 dev eth0 label eth0:vip", "203.0.113.11/32"}) {
+		t.Errorf("VI_4 virtual_ipaddress = %q", got)
+	}
+	if got := vipStrings(v4.VirtualIPAddressExcluded); !slices.Equal(got, []string{"192.0.2.1/24 dev eth1 brd 192.0.2.255 scope link"}) {
+		t.Errorf("VI_4 virtual_ipaddress_excluded = %q", got)
+	}
+	if v4.UnicastSrcIP != netip.MustParseAddr("203.0.113.2") || !slices.Equal(v4.UnicastPeer, []netip.Addr{netip.MustParseAddr("203.0.113.3")}) {
+		t.Errorf("VI_4 unicast = %s %v", v4.UnicastSrcIP, v4.UnicastPeer)
+	}
+	if !slices.Equal(v4.TrackInterface, []config.TrackInterface{{Name: "eth1", Weight: -50}, {Name: "eth0"}}) {
+		t.Errorf("VI_4 track_interface = %+v", v4.TrackInterface)
+	}
+	// chk_haproxy's own weight applies where track_script gives none.
+	if !slices.Equal(v4.TrackScript, []config.TrackScript{{Name: "chk_haproxy", Weight: -20}, {Name: "chk_file", Weight: 10, WeightSet: true}}) {
+		t.Errorf("VI_4 track_script = %+v", v4.TrackScript)
+	}
+	// garp_master_delay and _refresh come from global_defs.
+	if v4.GARPMasterDelay.Duration != 2*time.Second || v4.GARPMasterRepeat != 3 || v4.GARPMasterRefresh.Duration != time.Minute || v4.GARPMasterRefreshRepeat != 2 {
+		t.Errorf("VI_4 garp = %s %d %s %d", v4.GARPMasterDelay, v4.GARPMasterRepeat, v4.GARPMasterRefresh, v4.GARPMasterRefreshRepeat)
+	}
+	// global lvs_sync_daemon names VI_4.
+	if v4.LVSSyncDaemonInterface != "eth1" {
+		t.Errorf("VI_4 lvs_sync_daemon_interface = %q", v4.LVSSyncDaemonInterface)
+	}
+	if v6.Version != 3 || v6.AdvertInt.Duration != 100*time.Millisecond || !v6.Accept || !v6.NoPreempt || v6.State != "BACKUP" ||
+		v6.NotifyBackup != "/etc/xlb/notify.sh backup" || !v6.IPv6() || v6.GARPMasterDelay.Duration != 2*time.Second {
+		t.Errorf("VI_6 = %+v", v6)
+	}
+
+	if len(c.VirtualServers) != 3 {
+		t.Fatalf("%d virtual servers", len(c.VirtualServers))
+	}
+	web := c.VirtualServers[0]
+	if web.ServiceKey().String() != "TCP 203.0.113.10:443" || web.LBAlgo != "mh" || web.LBKind != "NAT" || !web.MHPort || !web.MHFallback ||
+		web.PersistenceTimeout.Duration != 5*time.Minute || web.PersistenceGranularity != 24 || web.DelayLoop.Duration != 5*time.Second ||
+		web.VirtualHost != "www.example.com" || web.Quorum != 2 || web.Hysteresis != 1 || web.QuorumUp != "/etc/xlb/quorum.sh up" ||
+		web.QuorumDown != "/etc/xlb/quorum.sh down" || !web.Alpha || !web.Omega || !web.InhibitOnFailure ||
+		web.SorryServer != netip.MustParseAddrPort("192.0.2.200:443") || !web.SorryServerInhibit || !web.HASuspend {
+		t.Errorf("web = %+v", web)
+	}
+	r0, r1 := web.RealServers[0], web.RealServers[1]
+	if r0.Weight != 3 || r0.Port != 443 || r0.NotifyUp != "/etc/xlb/real.sh up" || r0.NotifyDown != "/etc/xlb/real.sh down" || !r0.InhibitOnFailure {
+		t.Errorf("real 0 = %+v", r0)
+	}
+	ssl := r0.SSLGet[0]
+	if len(ssl.URLs) != 2 || ssl.URLs[0].StatusCodes.String() != "200 300-302" || ssl.URLs[1].Digest != "9b3a0c85a887a256d6939da88aabd8cd" ||
+		ssl.URLs[1].VirtualHost != "static.example.com" || ssl.ConnectIP != netip.MustParseAddr("192.0.2.110") || ssl.ConnectPort != 8443 ||
+		ssl.BindTo != netip.MustParseAddr("192.0.2.2") || ssl.BindPort != 40000 || ssl.ConnectTimeout.Duration != 3*time.Second ||
+		ssl.Retry != 4 || ssl.DelayBeforeRetry.Duration != 500*time.Millisecond || ssl.Warmup.Duration != 2*time.Second || !ssl.EnableSNI {
+		t.Errorf("ssl_get = %+v", ssl)
+	}
+	if tcp := r0.TCPCheck[0]; tcp.ConnectPort != 22 {
+		t.Errorf("tcp_check = %+v", tcp)
+	}
+	if r1.Port != 8443 || r1.Weight != 1 || !r1.InhibitOnFailure {
+		t.Errorf("real 1 = %+v", r1)
+	}
+	misc := r1.MiscCheck[0]
+	if misc.MiscPath != "/usr/local/bin/check_web 192.0.2.101" || misc.MiscTimeout.Duration != 3*time.Second || !misc.MiscDynamic || misc.User != "nobody" || misc.Shell {
+		t.Errorf("misc_check = %+v", misc)
+	}
+	// HTTP_GET's delay_before_retry is keepalived's 3 s, not xlb's 1 s.
+	if h := r1.HTTPGet[0]; h.URLs[0].Path != "/" || h.VirtualHost != "www.example.com" || h.DelayBeforeRetry.Duration != 3*time.Second || h.ConnectPort != 8443 {
+		t.Errorf("http_get = %+v", h)
+	}
+
+	// The included services.
+	dns := c.VirtualServers[1]
+	if dns.ServiceKey().String() != "UDP 203.0.113.10:53" || dns.LBAlgo != "rr" || dns.RealServers[1].Weight != 0 || dns.RealServers[0].Weight != 1 ||
+		dns.RealServers[0].InhibitOnFailure || !dns.RealServers[1].InhibitOnFailure {
+		t.Errorf("dns = %+v", dns)
+	}
+	v6s := c.VirtualServers[2]
+	if v6s.ServiceKey().String() != "TCP [2001:db8:1::10]:80" || v6s.LBAlgo != "sh" || v6s.PersistenceGranularity != 48 ||
+		v6s.SorryServer != netip.MustParseAddrPort("[2001:db8:2::200]:80") || v6s.RealServers[0].TCPCheck[0].Retry != 2 {
+		t.Errorf("v6 = %+v", v6s)
+	}
+}
+
+func vipStrings(vips []config.VIP) []string {
+	out := make([]string, len(vips))
+	for i, v := range vips {
+		out[i] = v.String()
+	}
+	return out
+}
