@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -59,6 +58,7 @@ type Monitor struct {
 	wake     chan struct{} // cap 1: nudges the Run loop
 
 	epoch    time.Time      // due times are nanoseconds since epoch (monotonic)
+	results  chan result    // from probe workers to the Run loop; holds MaxConcurrent
 	workerWG sync.WaitGroup // probe workers
 
 	mu       sync.Mutex // guards everything below
@@ -66,7 +66,6 @@ type Monitor struct {
 	order    []*service
 	queue    checkHeap // checkers waiting for their next run
 	inflight int
-	armed    int64     // due time the Run loop wakes at by itself; math.MaxInt64: on a nudge only
 	workers  int       // probe workers alive
 	idle     []*worker // idle probe workers, most recently idle last
 	pending  []Event   // for OnEvent, delivered by the Run loop
@@ -150,7 +149,7 @@ func New(opts Options, logger *slog.Logger) *Monitor {
 		wake:     make(chan struct{}, 1),
 		epoch:    time.Now(),
 		services: map[string]*service{},
-		armed:    math.MaxInt64,
+		results:  make(chan result, opts.MaxConcurrent),
 	}
 }
 
@@ -422,6 +421,11 @@ func (m *Monitor) emitLocked(ev Event) {
 
 // Run schedules checks until ctx ends, then waits for the checks in flight,
 // runs the omega notifications and returns nil.
+//
+// The Run goroutine owns scheduling: it dispatches due checks to probe
+// workers and applies their results, which come back over a channel and
+// are applied in batches under one lock, so thousands of results a second
+// do not queue the workers on the Monitor's mutex.
 func (m *Monitor) Run(ctx context.Context) error {
 	m.mu.Lock()
 	if m.running {
@@ -440,15 +444,16 @@ func (m *Monitor) Run(ctx context.Context) error {
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	batch := make([]result, 0, 64)
 	for {
 		m.mu.Lock()
+		for _, r := range batch {
+			m.finishLocked(r)
+		}
+		clear(batch)
+		batch = batch[:0]
 		now := time.Now()
 		wait := m.dispatchLocked(probeCtx, m.at(now))
-		if wait >= 0 {
-			m.armed = m.at(now) + int64(wait)
-		} else {
-			m.armed = math.MaxInt64
-		}
 		events, jobs := m.pending, m.jobs
 		m.pending, m.jobs = nil, nil
 		m.mu.Unlock()
@@ -468,13 +473,24 @@ func (m *Monitor) Run(ctx context.Context) error {
 			return nil
 		case <-timer.C:
 		case <-m.wake:
+		case r := <-m.results:
+			batch = append(batch, r)
+		drain:
+			for len(batch) < cap(batch) {
+				select {
+				case r := <-m.results:
+					batch = append(batch, r)
+				default:
+					break drain
+				}
+			}
 		}
 	}
 }
 
 // dispatchLocked starts every due checker while there is room and returns
-// how long until the next one is due, or -1 when the loop should wait for a
-// nudge (nothing queued, or no room).
+// how long until the next one is due, or -1 when the loop should wait for
+// a result or a nudge (nothing queued, or no room).
 func (m *Monitor) dispatchLocked(ctx context.Context, now int64) time.Duration {
 	for len(m.queue) > 0 {
 		c := m.queue[0]
@@ -508,6 +524,15 @@ type probeJob struct {
 	impl Checker
 }
 
+// result is a finished check, on its way back to the Run loop.
+type result struct {
+	w      *worker
+	c      *checker
+	weight int
+	err    error
+	at     time.Time
+}
+
 // workerIdle is how long a probe worker waits for work before it exits.
 const workerIdle = 5 * time.Second
 
@@ -523,52 +548,59 @@ func (m *Monitor) work(ctx context.Context, w *worker, j probeJob) {
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
 	for {
-		m.probe(ctx, w, j)
+		weight, err := j.impl.Check(ctx)
+		// Never blocks: the channel holds MaxConcurrent results.
+		m.results <- result{w: w, c: j.c, weight: weight, err: err, at: time.Now()}
 		idle.Reset(workerIdle)
-		select {
-		case j = <-w.jobs:
-			continue
-		case <-idle.C:
-		case <-ctx.Done():
+	wait:
+		for {
+			select {
+			case j = <-w.jobs:
+				break wait
+			case <-idle.C:
+				if m.retire(w, false) {
+					return
+				}
+				idle.Reset(workerIdle)
+			case <-ctx.Done():
+				m.retire(w, true)
+				return
+			}
 		}
-		m.mu.Lock()
-		if i := slices.Index(m.idle, w); i >= 0 {
-			m.idle = slices.Delete(m.idle, i, i+1)
-			m.workers--
-			m.mu.Unlock()
-			return
-		}
-		m.mu.Unlock()
-		// The dispatcher took this worker just now; its job is queued.
-		j = <-w.jobs
 	}
 }
 
-// probe runs one check, records its result and puts w back among the idle
-// workers.
-func (m *Monitor) probe(ctx context.Context, w *worker, j probeJob) {
-	c := j.c
-	weight, err := j.impl.Check(ctx)
-	now := time.Now()
-
+// retire takes w out of the pool if it is idle, or in any case with force
+// (at stop, when nothing is dispatched any more).
+func (m *Monitor) retire(w *worker, force bool) bool {
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := slices.Index(m.idle, w)
+	if i < 0 && !force {
+		return false // its result is not in yet, or a job is on its way
+	}
+	if i >= 0 {
+		m.idle = slices.Delete(m.idle, i, i+1)
+	}
+	m.workers--
+	return true
+}
+
+// finishLocked takes a result in: the worker goes back to the idle pool
+// and the check's outcome is applied.
+func (m *Monitor) finishLocked(r result) {
 	m.inflight--
-	m.idle = append(m.idle, w)
+	m.idle = append(m.idle, r.w)
+	c := r.c
 	c.running = false
-	nudge := false
 	switch {
 	case c.removed:
 	case m.stopping:
 		// Cancelled by the stop, not failed: run it first next time.
-		c.due = m.at(now)
+		c.due = m.at(r.at)
 		heap.Push(&m.queue, c)
 	default:
-		m.applyLocked(c, weight, err, now)
-		nudge = c.due < m.armed || len(m.pending) > 0 || len(m.jobs) > 0
-	}
-	m.mu.Unlock()
-	if nudge {
-		m.nudge()
+		m.applyLocked(c, r.weight, r.err, r.at)
 	}
 }
 
@@ -777,6 +809,11 @@ func (m *Monitor) shutdown(ctx context.Context, cancelProbes context.CancelFunc,
 	notifierDone.Wait()
 
 	m.mu.Lock()
+	for len(m.results) > 0 {
+		m.finishLocked(<-m.results)
+	}
+	m.idle = nil
+	m.pending = nil
 	m.jobs = nil
 	for _, s := range m.order {
 		if !s.cfg.Omega {
