@@ -193,7 +193,7 @@ func notImported(n *Node, reason string) []string {
 		}
 		return append(lead, noteComment("not imported: %s (%s)", line, reason))
 	}
-	lead = append(lead, noteComment("not imported: %s (%s):", n.Keyword+" "+strings.Join(n.Args, " "), reason))
+	lead = append(lead, noteComment("not imported: %s (%s):", strings.TrimSpace(n.Keyword+" "+strings.Join(n.Args, " ")), reason))
 	for _, l := range strings.Split(strings.TrimRight(n.String(), "\n"), "\n") {
 		lead = append(lead, "#   "+commentText(l))
 	}
@@ -232,6 +232,14 @@ func appendElems(t *table, n *Node, key string, elems []elem) *item {
 		it.lead = append(it.lead, opComments(n.Comments)...)
 		it.elems = append(it.elems, elems...)
 		return it
+	}
+	if len(elems) == 0 {
+		// Nothing left to list: keep the comments only.
+		lead := opComments(n.Comments)
+		if n.Comment != "" {
+			lead = append(lead, opComment(n.Comment))
+		}
+		return t.add(&item{lead: lead, origin: n.Pos})
 	}
 	return t.add(&item{key: key, array: true, elems: elems, lead: opComments(n.Comments), comment: trailingComment(n.Comment), origin: n.Pos})
 }

@@ -137,8 +137,11 @@ func (c *converter) importRules() {
 		t.subs = append(t.subs, mt)
 	}
 	if len(t.subs) > 0 {
+		rest := t.items
+		t.items = nil
 		t.add(&item{key: "forwarding", value: "true", origin: origin,
 			lead: []string{noteComment("the director routes the farm's traffic, which its masquerade rules are for")}})
+		t.items = append(t.items, rest...)
 	}
 	for _, f := range r.Findings {
 		what := "not imported"

@@ -107,7 +107,7 @@ func (c *converter) vrrpScript(n *Node) {
 			it := c.set(t, k, "script", tomlString(cmd))
 			script = true
 			if len(extra) > 0 {
-				reason := fmt.Sprintf("keepalived 2 ignores the words after the command (%s); quote the whole command line", strings.Join(extra, " "))
+				reason := "keepalived 2 ignores the words after the command; quote the whole command line"
 				c.findings = append(c.findings, Finding{Pos: k.Pos, Keyword: k.Keyword, Severity: Unsupported, Msg: reason})
 				it.lead = append(it.lead, noteComment("not imported: %s (%s)", strings.Join(extra, " "), reason))
 			}
@@ -216,14 +216,19 @@ func (c *converter) vrrpSyncGroup(n *Node) *table {
 					elems = append(elems, el)
 				}
 			}
-			it := appendElems(t, k, "group", nil)
+			var kept []elem
+			var dropped []string
 			for _, el := range elems {
 				if el.value == "" {
-					it.lead = append(it.lead, el.lead...)
+					dropped = append(dropped, el.lead...)
 					continue
 				}
-				it.elems = append(it.elems, el)
+				kept = append(kept, el)
 			}
+			if len(dropped) > 0 {
+				t.add(&item{lead: dropped, origin: k.Pos})
+			}
+			appendElems(t, k, "group", kept)
 		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify":
 			c.notify(t, k)
 		case "smtp_alert":

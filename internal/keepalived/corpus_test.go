@@ -208,3 +208,115 @@ func vipStrings(vips []config.VIP) []string {
 	}
 	return out
 }
+
+// TestCorpusSemantics checks the decisions keepalived takes on its own,
+// which the import has to spell out for xlb.
+func TestCorpusSemantics(t *testing.T) {
+	res := importCorpus(t, "testdata/corpus/semantics")
+	c := res.Config
+	if n := res.Unsupported(); n != 0 {
+		t.Errorf("%d unsupported findings:\n%s", n, findingsText(res.Findings))
+	}
+	byName := map[string]config.VRRPInstance{}
+	for _, in := range c.VRRPInstances {
+		byName[in.Name] = in
+	}
+	// state MASTER without priority is the address owner; nopreempt and
+	// preempt_delay do not apply to it.
+	if o := byName["OWNER"]; o.Priority != 255 || o.State != "MASTER" || o.NoPreempt || o.PreemptDelay.Duration != 0 || !o.SMTPAlert {
+		t.Errorf("OWNER = %+v", o)
+	}
+	// priority 255 without state starts as MASTER; VRRPv2 rounds the
+	// advert interval; the password is cut to 8 characters.
+	r := byName["ROUNDED"]
+	if r.State != "MASTER" || r.AdvertInt.Duration != 2*time.Second || r.Authentication.AuthPass != "abcdefgh" {
+		t.Errorf("ROUNDED = %+v", r)
+	}
+	if got := vipStrings(r.VirtualIPAddress); !slices.Equal(got, []string{"203.0.113.2/24 brd 203.0.113.0", "203.0.113.3/32"}) {
+		t.Errorf("ROUNDED virtual_ipaddress = %q", got)
+	}
+	// IPv6 runs VRRPv3 without authentication, in centiseconds; the first
+	// state MASTER wins over a later BACKUP; the later priority wins.
+	v6 := byName["V6"]
+	if v6.Version != 3 || v6.Authentication.AuthType != "" || v6.AdvertInt.Duration != 120*time.Millisecond ||
+		v6.State != "MASTER" || v6.Priority != 120 || !v6.Accept || vipStrings(v6.VirtualIPAddress)[0] != "2001:db8::1/64" {
+		t.Errorf("V6 = %+v", v6)
+	}
+	v2 := byName["V2ACCEPT"]
+	if v2.Accept || v2.SMTPAlert || len(v2.TrackScript) != 0 || v2.State != "BACKUP" || v2.Priority != 90 {
+		t.Errorf("V2ACCEPT = %+v", v2)
+	}
+	if argv, _ := config.SplitCommand(v2.Notify); !slices.Equal(argv, []string{"/etc/xlb/notify.sh", "two words"}) {
+		t.Errorf("V2ACCEPT notify argv = %q", argv)
+	}
+	// Unknown and doubly grouped instances are left out, an empty group
+	// is removed.
+	if len(c.VRRPSyncGroups) != 1 || !slices.Equal(c.VRRPSyncGroups[0].Group, []string{"OWNER", "ROUNDED"}) {
+		t.Errorf("sync groups = %+v", c.VRRPSyncGroups)
+	}
+
+	vs := c.VirtualServers[0]
+	if vs.PersistenceTimeout.Duration != 6*time.Minute || vs.SorryServer != netip.MustParseAddrPort("192.0.2.99:80") || vs.MHPort {
+		t.Errorf("virtual_server = %+v", vs)
+	}
+	r0 := vs.RealServers[0]
+	if r0.Weight != 5 || vs.RealServers[1].Weight != 2 || vs.RealServers[2].Weight != 5 || vs.RealServers[2].Port != 80 {
+		t.Errorf("weights and ports = %d %d %d :%d", r0.Weight, vs.RealServers[1].Weight, vs.RealServers[2].Weight, vs.RealServers[2].Port)
+	}
+	// Check settings come from the check, else the real, else the service.
+	h, s, tc := r0.HTTPGet[0], r0.SSLGet[0], r0.TCPCheck[0]
+	for _, cc := range []config.CheckConnect{h.CheckConnect, s.CheckConnect, tc.CheckConnect} {
+		if cc.Retry != 1 || cc.ConnectTimeout.Duration != 4*time.Second || cc.DelayBeforeRetry.Duration != 2*time.Second {
+			t.Errorf("check connect = %+v", cc)
+		}
+	}
+	if h.VirtualHost != "rs.example.com" || s.VirtualHost != "rs.example.com" || s.EnableSNI {
+		t.Errorf("virtualhost %q %q, sni %t", h.VirtualHost, s.VirtualHost, s.EnableSNI)
+	}
+	if !h.URLs[0].StatusCodes.Contains(204) || !h.URLs[0].StatusCodes.Contains(200) || h.URLs[0].StatusCodes.Contains(201) {
+		t.Errorf("status codes = %s", h.URLs[0].StatusCodes)
+	}
+	if m := r0.MiscCheck[0]; m.MiscPath != "/bin/check --fast" || m.User != "nobody" {
+		t.Errorf("misc_check = %+v", m)
+	}
+	if len(vs.RealServers[1].HTTPGet) != 0 {
+		t.Errorf("an HTTP_GET without url was imported")
+	}
+}
+
+// TestCorpusUnsupported checks that every item xlb cannot express is
+// reported as not supported, and that the rest still imports.
+func TestCorpusUnsupported(t *testing.T) {
+	res := importCorpus(t, "testdata/corpus/unsupported")
+	reported := map[string]bool{}
+	for _, f := range res.Findings {
+		if f.Severity == Unsupported {
+			reported[f.Keyword] = true
+		}
+	}
+	for _, kw := range []string{
+		"virtual_server_group", "virtual_server", "SMTP_CHECK", "BFD_CHECK", "DNS_CHECK", "authentication", "use_vmac",
+		"lb_algo", "static_ipaddress", "track_file", "regex", "http_protocol", "MISC_CHECK", "inhibit_on_failure",
+		"enable_snmp_vrrp", "lvs_sync_daemon", "-A INPUT -p tcp --dport 22 -j ACCEPT", ":INPUT DROP",
+	} {
+		if !reported[kw] {
+			t.Errorf("%s is not reported as not supported", kw)
+		}
+	}
+	out := string(res.TOML)
+	for _, want := range []string{
+		"# xlb: not imported: virtual_server fwmark 1 (",
+		"# xlb: not imported: virtual_server 203.0.113.20 25 (lb_kind DR: xlb forwards by NAT only):",
+		"# xlb: not imported: virtual_server 203.0.113.20 443 (lvs_method TUN: xlb forwards by NAT only):",
+		"# xlb: not imported: SMTP_CHECK (",
+		"#       auth_type AH",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	c := res.Config
+	if len(c.VirtualServers) != 1 || len(c.VRRPInstances) != 1 || len(c.Gateway.Masquerade) != 1 {
+		t.Errorf("imported %d services, %d instances, %d masquerade rules", len(c.VirtualServers), len(c.VRRPInstances), len(c.Gateway.Masquerade))
+	}
+}
