@@ -552,5 +552,20 @@ func (d *Dataplane) SetTable(key ServiceKey, table []netip.AddrPort) error {
 	return nil
 }
 
+// ResetCursor makes a cursor-mode service's next pick the first entry of
+// its table again (an lc/wlc plan rebuilt identical).
+func (d *Dataplane) ResetCursor(key ServiceKey) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s, ok := d.services[key]
+	if !ok {
+		return fmt.Errorf("%s: %w", key, ErrUnknownService)
+	}
+	if err := d.objs.Cursors.Put(s.id, uint32(0)); err != nil {
+		return fmt.Errorf("service %s: reset cursor: %w", key, err)
+	}
+	return nil
+}
+
 // innerMapFlag is BPF_F_INNER_MAP: tables of any length fit the outer map.
 const innerMapFlag = 1 << 12

@@ -407,6 +407,11 @@ func (d *Daemon) syncServiceLocked(s *service) error {
 	}
 	s.dirty = false
 	if slices.Equal(table, s.table) && s.table != nil {
+		// An lc/wlc plan is read from its start: the same plan again
+		// still restarts the cursor.
+		if counts != nil {
+			return d.dp.ResetCursor(s.key)
+		}
 		return nil
 	}
 	if err := d.dp.SetTable(s.key, table); err != nil {

@@ -68,7 +68,9 @@ type env struct {
 // /icons/unknown.gif), HTTPS on :443, a UDP echo on :5300 answering
 // "webN", and on the router an HTTP server on :8080 that answers with the
 // address it sees the client at.
-func newEnv(t *testing.T, lbs int, staticVIPs bool) *env {
+//
+// slowness, if given, is each web server's /work slowness factor.
+func newEnv(t *testing.T, lbs int, staticVIPs bool, slowness ...float64) *env {
 	t.Helper()
 	testutil.RequireNetNSTests(t)
 	topo, err := lab.NewTopology(lab.TopologyOptions{Prefix: lab.UniqueName("xe") + "-", LBs: lbs, StaticVIPs: staticVIPs})
@@ -87,7 +89,11 @@ func newEnv(t *testing.T, lbs int, staticVIPs bool) *env {
 	srv := &lab.Servers{}
 	t.Cleanup(func() { srv.Close() })
 	for i, w := range topo.Webs {
-		testutil.Must(t, srv.ServeWeb(w, fmt.Sprintf("web%d", i+1), lab.WebAddrs[i]))
+		slow := 1.0
+		if i < len(slowness) {
+			slow = slowness[i]
+		}
+		testutil.Must(t, srv.ServeWebSlow(w, fmt.Sprintf("web%d", i+1), lab.WebAddrs[i], slow))
 	}
 	testutil.Must(t, srv.ServeWhoAmI(topo.Inet, lab.InetAddr+":8080"))
 	return e

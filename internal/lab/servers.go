@@ -50,8 +50,10 @@ func (s *Servers) listen(ns *NS, network, addr string) (net.Listener, error) {
 // WebHandler is a web server of the farm: "/" answers with its name (and
 // the client address it sees in X-Client), /icons/unknown.gif is the
 // seed's health check target, /stream?n=N&every=D sends N chunks of 64
-// KiB one every D (N ≤ 10000).
-func WebHandler(name string) http.Handler {
+// KiB one every D (N ≤ 10000), and /work?ms=N answers with its name after
+// N ms times the server's slowness (a slow server holds its connections
+// longer).
+func WebHandler(name string, slowness float64) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Client", r.RemoteAddr)
@@ -59,6 +61,12 @@ func WebHandler(name string) http.Handler {
 	})
 	mux.HandleFunc("/icons/unknown.gif", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("GIF89a"))
+	})
+	mux.HandleFunc("/work", func(w http.ResponseWriter, r *http.Request) {
+		var ms float64
+		fmt.Sscan(r.URL.Query().Get("ms"), &ms)
+		time.Sleep(min(time.Duration(ms*slowness*float64(time.Millisecond)), time.Minute))
+		fmt.Fprint(w, name)
 	})
 	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
 		var n int
@@ -80,6 +88,11 @@ func WebHandler(name string) http.Handler {
 // :443 (self-signed www.example.com) and a UDP echo on :5300 that answers
 // "NAME:<datagram>".
 func (s *Servers) ServeWeb(ns *NS, name, addr string) error {
+	return s.ServeWebSlow(ns, name, addr, 1)
+}
+
+// ServeWebSlow is ServeWeb with a slowness factor for /work.
+func (s *Servers) ServeWebSlow(ns *NS, name, addr string, slowness float64) error {
 	cert, err := SelfSigned("www.example.com")
 	if err != nil {
 		return err
@@ -93,7 +106,7 @@ func (s *Servers) ServeWeb(ns *NS, name, addr string) error {
 		return err
 	}
 	for _, l := range []net.Listener{ln, tls.NewListener(tln, &tls.Config{Certificates: []tls.Certificate{cert}})} {
-		srv := &http.Server{Handler: WebHandler(name), ReadHeaderTimeout: 5 * time.Second}
+		srv := &http.Server{Handler: WebHandler(name, slowness), ReadHeaderTimeout: 5 * time.Second}
 		s.closers = append(s.closers, srv)
 		go srv.Serve(l)
 	}
