@@ -46,6 +46,9 @@ type ImportOptions struct {
 func Import(path string, opts ImportOptions) (*Result, error) {
 	f, err := ParseFile(path, opts.Options)
 	if err != nil {
+		if f != nil {
+			return &Result{Findings: f.Findings}, err
+		}
 		return nil, err
 	}
 	var rules *Rules
@@ -105,7 +108,14 @@ func mapConfigErrors(err error, lines []outLine) error {
 	for _, e := range config.Errors(err) {
 		ke := &Error{Keyword: e.Key, Msg: e.Msg}
 		if e.Line > 0 && e.Line <= len(lines) {
-			ke.Pos = lines[e.Line-1].origin
+			l := lines[e.Line-1]
+			ke.Pos = l.origin
+			// An element of a one-line array: its own keepalived line.
+			if i := strings.LastIndexByte(e.Key, '['); l.item != nil && l.item.array && i >= 0 && strings.HasSuffix(e.Key, "]") {
+				if n, err := strconv.Atoi(e.Key[i+1 : len(e.Key)-1]); err == nil && n < len(l.item.elems) && l.item.elems[n].origin.File != "" {
+					ke.Pos = l.item.elems[n].origin
+				}
+			}
 		}
 		if ke.Pos.File == "" {
 			ke.Pos = Pos{File: outputName, Line: e.Line}

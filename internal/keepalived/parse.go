@@ -60,7 +60,9 @@ func ParseFile(path string, opts Options) (*File, error) {
 //
 // Every problem is reported, joined with errors.Join, each as an *Error
 // with the file and line: unbalanced braces, unterminated quotes, includes
-// nested too deep. Parse does not know keywords; Convert does.
+// nested too deep. The File then holds only the findings, which may explain
+// the errors (a ~SEQ line left out, say). Parse does not know keywords;
+// Convert does.
 func Parse(name string, data []byte, opts Options) (*File, error) {
 	r := newReader(opts)
 	r.push(name, data, 0)
@@ -68,7 +70,7 @@ func Parse(name string, data []byte, opts Options) (*File, error) {
 	f, errs := build(lines, r.comments)
 	f.Findings = r.findings
 	if err := joinErrors(append(r.errs, errs...)); err != nil {
-		return nil, err
+		return &File{Findings: r.findings}, err
 	}
 	return f, nil
 }

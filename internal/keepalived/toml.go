@@ -75,6 +75,7 @@ func (t *table) get(key string) *item {
 type outLine struct {
 	text   string
 	origin Pos
+	item   *item // the key = value line's item, for finding array elements
 }
 
 // render writes the tables in order.
@@ -94,14 +95,14 @@ func (t *table) render(out []outLine) []outLine {
 		out = append(out, outLine{origin: t.origin})
 	}
 	for _, c := range t.lead {
-		out = append(out, outLine{c, t.origin})
+		out = append(out, outLine{text: c, origin: t.origin})
 	}
 	if t.header != "" {
 		h := "[" + t.header + "]"
 		if t.array {
 			h = "[" + h + "]"
 		}
-		out = append(out, outLine{withComment(h, t.comment), t.origin})
+		out = append(out, outLine{text: withComment(h, t.comment), origin: t.origin})
 	}
 	for _, it := range t.items {
 		out = it.render(out)
@@ -110,20 +111,20 @@ func (t *table) render(out []outLine) []outLine {
 		out = s.render(out)
 	}
 	for _, c := range t.tail {
-		out = append(out, outLine{c, t.origin})
+		out = append(out, outLine{text: c, origin: t.origin})
 	}
 	return out
 }
 
 func (it *item) render(out []outLine) []outLine {
 	for _, c := range it.lead {
-		out = append(out, outLine{c, it.origin})
+		out = append(out, outLine{text: c, origin: it.origin})
 	}
 	if it.key == "" {
 		return out
 	}
 	if !it.array {
-		return append(out, outLine{withComment(it.key+" = "+it.value, it.comment), it.origin})
+		return append(out, outLine{withComment(it.key+" = "+it.value, it.comment), it.origin, it})
 	}
 	multi := false
 	width := len(it.key) + 5
@@ -138,20 +139,20 @@ func (it *item) render(out []outLine) []outLine {
 		for i, e := range it.elems {
 			vals[i] = e.value
 		}
-		return append(out, outLine{withComment(it.key+" = ["+strings.Join(vals, ", ")+"]", it.comment), it.origin})
+		return append(out, outLine{withComment(it.key+" = ["+strings.Join(vals, ", ")+"]", it.comment), it.origin, it})
 	}
-	out = append(out, outLine{withComment(it.key+" = [", it.comment), it.origin})
+	out = append(out, outLine{withComment(it.key+" = [", it.comment), it.origin, it})
 	for _, e := range it.elems {
 		origin := e.origin
 		if origin.File == "" {
 			origin = it.origin
 		}
 		for _, c := range e.lead {
-			out = append(out, outLine{"  " + c, origin})
+			out = append(out, outLine{text: "  " + c, origin: origin})
 		}
-		out = append(out, outLine{withComment("  "+e.value+",", e.comment), origin})
+		out = append(out, outLine{text: withComment("  "+e.value+",", e.comment), origin: origin})
 	}
-	return append(out, outLine{"]", it.origin})
+	return append(out, outLine{text: "]", origin: it.origin})
 }
 
 func withComment(s, comment string) string {
