@@ -362,7 +362,7 @@ func (c *converter) vrrpInstance(n *Node) {
 			if !c.block(k, 0, 0) {
 				continue
 			}
-			appendElems(t, k, "unicast_peer", c.unicastPeers(t, k))
+			appendElems(t, k, "unicast_peer", c.unicastPeers(k))
 		case "nopreempt":
 			if c.leaf(k, 0, 0) {
 				nopreempt = c.set(t, k, "nopreempt", "true")
@@ -624,6 +624,9 @@ func (c *converter) authentication(t *table, k *Node) *item {
 // rt_scopes).
 var vipScopes = map[string]string{"global": "global", "universe": "global", "site": "site", "link": "link", "host": "host", "nowhere": "nowhere"}
 
+// vipOptionsWithValue are the virtual_ipaddress options followed by a value.
+var vipOptionsWithValue = setOf("dev", "scope", "brd", "broadcast", "label", "peer", "preferred_lft", "track_group")
+
 // vips converts the entries of a virtual_ipaddress block:
 //
 //	ADDR[/LEN] [dev IF] [brd ADDR|+|-] [label LABEL] [scope SCOPE] [other options]
@@ -640,14 +643,12 @@ func (c *converter) vips(k *Node) ([]elem, []config.VIP) {
 		if !ok {
 			continue
 		}
-		v := config.VIP{Prefix: p}
 		parts := []string{p.String()}
 		var brd string
 		bad := false
 		for i := 0; i < len(e.Args) && !bad; i++ {
 			opt := e.Args[i]
-			takesValue := map[string]bool{"dev": true, "scope": true, "brd": true, "broadcast": true, "label": true, "peer": true, "preferred_lft": true, "track_group": true}
-			if takesValue[opt] && i+1 >= len(e.Args) {
+			if vipOptionsWithValue[opt] && i+1 >= len(e.Args) {
 				c.errorf(e, "%s needs a value", opt)
 				bad = true
 				break
@@ -658,8 +659,7 @@ func (c *converter) vips(k *Node) ([]elem, []config.VIP) {
 					bad = true
 					break
 				}
-				v.Dev = e.Args[i+1]
-				parts = append(parts, "dev", v.Dev)
+				parts = append(parts, "dev", e.Args[i+1])
 				i++
 			case "scope":
 				s := e.Args[i+1]
@@ -676,7 +676,6 @@ func (c *converter) vips(k *Node) ([]elem, []config.VIP) {
 					el.lead = append(el.lead, noteComment("scope %s left out, as keepalived does for IPv6", s))
 					continue
 				}
-				v.Scope = s
 				parts = append(parts, "scope", s)
 			case "brd", "broadcast":
 				brd = e.Args[i+1]
@@ -716,7 +715,7 @@ func (c *converter) vips(k *Node) ([]elem, []config.VIP) {
 				parts = append(parts, "label", l)
 			case "peer", "preferred_lft", "track_group", "home", "-nodad", "mngtmpaddr", "noprefixroute", "autojoin", "no_track", "use_vmac":
 				what := opt
-				if takesValue[opt] {
+				if vipOptionsWithValue[opt] {
 					what += " " + e.Args[i+1]
 					i++
 				}
@@ -739,7 +738,6 @@ func (c *converter) vips(k *Node) ([]elem, []config.VIP) {
 		el.value = tomlString(vip.String())
 		elems = append(elems, el)
 		vips = append(vips, vip)
-		_ = v
 	}
 	return elems, vips
 }
@@ -762,7 +760,7 @@ func (c *converter) prefix(n *Node, s string) (netip.Prefix, bool) {
 }
 
 // unicastPeers converts unicast_peer { ADDR [min_ttl N] [max_ttl N] }.
-func (c *converter) unicastPeers(t *table, k *Node) []elem {
+func (c *converter) unicastPeers(k *Node) []elem {
 	var elems []elem
 	for _, e := range k.Block {
 		if e.HasBlock {
@@ -792,7 +790,6 @@ func (c *converter) unicastPeers(t *table, k *Node) []elem {
 		last := &elems[len(elems)-1]
 		last.lead = append(last.lead, opComments(k.EndComments)...)
 	}
-	_ = t
 	return elems
 }
 
