@@ -511,10 +511,20 @@ func (d *Daemon) Reload() error {
 	return nil
 }
 
-// onHealthEvent applies a checker verdict; the next tick writes it.
+// onHealthEvent applies a checker verdict to the dataplane at once: a
+// failed real takes no new connection from the moment it is declared down.
 func (d *Daemon) onHealthEvent(ev healthd.Event) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	defer func() {
+		for _, key := range d.order {
+			if s := d.services[key]; s.dirty {
+				if err := d.syncServiceLocked(s); err != nil {
+					d.logger.Warn("apply health event", "service", key.String(), "err", err)
+				}
+			}
+		}
+	}()
 	switch e := ev.(type) {
 	case healthd.RealEvent:
 		for _, key := range d.order {

@@ -58,6 +58,7 @@ func TestMain(m *testing.M) {
 type env struct {
 	t    *testing.T
 	topo *lab.Topology
+	srv  *lab.Servers
 	dir  string
 	pins string
 	sock string
@@ -87,6 +88,7 @@ func newEnv(t *testing.T, lbs int, staticVIPs bool, slowness ...float64) *env {
 	e.sock = filepath.Join(e.dir, "xlbd.sock")
 	t.Cleanup(func() { os.RemoveAll(e.pins) })
 	srv := &lab.Servers{}
+	e.srv = srv
 	t.Cleanup(func() { srv.Close() })
 	for i, w := range topo.Webs {
 		slow := 1.0

@@ -16,6 +16,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +25,26 @@ import (
 // namespace. Close stops them all.
 type Servers struct {
 	closers []io.Closer
+	mu      sync.Mutex
+	sick    map[string]*atomic.Bool // web server name -> failing its health URL
+}
+
+// SetHealthy makes a web server's health check target (/icons/unknown.gif)
+// answer 200 (true) or 503 (false); the rest of it keeps serving.
+func (s *Servers) SetHealthy(name string, ok bool) {
+	s.sickFlag(name).Store(!ok)
+}
+
+func (s *Servers) sickFlag(name string) *atomic.Bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sick == nil {
+		s.sick = map[string]*atomic.Bool{}
+	}
+	if s.sick[name] == nil {
+		s.sick[name] = new(atomic.Bool)
+	}
+	return s.sick[name]
 }
 
 // Close stops every server.
@@ -54,12 +76,24 @@ func (s *Servers) listen(ns *NS, network, addr string) (net.Listener, error) {
 // N ms times the server's slowness (a slow server holds its connections
 // longer).
 func WebHandler(name string, slowness float64) http.Handler {
+	return webHandler(name, slowness, new(atomic.Bool))
+}
+
+func webHandler(name string, slowness float64, sick *atomic.Bool) http.Handler {
 	mux := http.NewServeMux()
+	named := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Server", name)
+		mux.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Client", r.RemoteAddr)
 		fmt.Fprint(w, name)
 	})
 	mux.HandleFunc("/icons/unknown.gif", func(w http.ResponseWriter, r *http.Request) {
+		if sick.Load() {
+			http.Error(w, "unhealthy", http.StatusServiceUnavailable)
+			return
+		}
 		w.Write([]byte("GIF89a"))
 	})
 	mux.HandleFunc("/work", func(w http.ResponseWriter, r *http.Request) {
@@ -81,7 +115,7 @@ func WebHandler(name string, slowness float64) http.Handler {
 			time.Sleep(min(every, time.Second))
 		}
 	})
-	return mux
+	return named
 }
 
 // ServeWeb runs a farm web server in ns on addr: HTTP on :80, HTTPS on
@@ -106,7 +140,7 @@ func (s *Servers) ServeWebSlow(ns *NS, name, addr string, slowness float64) erro
 		return err
 	}
 	for _, l := range []net.Listener{ln, tls.NewListener(tln, &tls.Config{Certificates: []tls.Certificate{cert}})} {
-		srv := &http.Server{Handler: WebHandler(name, slowness), ReadHeaderTimeout: 5 * time.Second}
+		srv := &http.Server{Handler: webHandler(name, slowness, s.sickFlag(name)), ReadHeaderTimeout: 5 * time.Second}
 		s.closers = append(s.closers, srv)
 		go srv.Serve(l)
 	}
