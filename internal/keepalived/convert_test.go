@@ -154,3 +154,21 @@ func TestTOMLValues(t *testing.T) {
 		t.Errorf("commentText = %q", got)
 	}
 }
+
+// TestSMTPAlertWithoutMail: keepalived sends no mail without a server and
+// addresses, which xlb would reject; smtp_alert is dropped with a warning.
+func TestSMTPAlertWithoutMail(t *testing.T) {
+	res, err := convertText(t, "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 1\n    smtp_alert\n}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Config.VRRPInstances[0].SMTPAlert {
+		t.Error("smtp_alert imported")
+	}
+	if len(res.Findings) != 1 || res.Findings[0].String() != "k.conf:1: vrrp_instance: warning: smtp_alert without global_defs smtp_server and notification_email sends no mail in keepalived" {
+		t.Errorf("findings = %v", res.Findings)
+	}
+	if !strings.Contains(string(res.TOML), "# xlb: smtp_alert = true dropped: without smtp_server and notification_email keepalived sends no mail") {
+		t.Errorf("output:\n%s", res.TOML)
+	}
+}

@@ -251,11 +251,24 @@ func (c *converter) vrrpSyncGroup(n *Node) *table {
 			Msg: fmt.Sprintf("sync group %s has no vrrp_instance; keepalived removes it", n.Args[0])})
 		return &table{origin: n.Pos, items: []*item{{lead: notImported(n, "it has no vrrp_instance; keepalived removes it too"), origin: n.Pos}}}
 	}
-	if t.get("smtp_alert") == nil && c.smtpAlert != nil {
-		t.add(&item{key: "smtp_alert", value: "true", origin: c.smtpAlert.Pos, lead: []string{noteComment("from global_defs %s (%s)", c.smtpAlert.Keyword, c.smtpAlert.Pos)}})
-	}
+	c.smtpAlertDefault(t, n)
 	t.items = append(t.items, &item{lead: opComments(n.EndComments), origin: n.End})
 	return t
+}
+
+// smtpAlertDefault applies global_defs smtp_alert to an instance or sync
+// group that does not set it, and drops smtp_alert when keepalived could
+// not send mail (no smtp_server or no notification_email), which xlb would
+// reject.
+func (c *converter) smtpAlertDefault(t *table, n *Node) {
+	it := t.get("smtp_alert")
+	if it == nil && c.smtpAlert != nil {
+		it = t.add(&item{key: "smtp_alert", value: "true", origin: c.smtpAlert.Pos, lead: []string{noteComment("from global_defs %s (%s)", c.smtpAlert.Keyword, c.smtpAlert.Pos)}})
+	}
+	if it != nil && it.value == "true" && !(c.mailServer && c.mailTo) {
+		c.warnf(n, "smtp_alert without global_defs smtp_server and notification_email sends no mail in keepalived")
+		dropItem(it, "dropped: without smtp_server and notification_email keepalived sends no mail")
+	}
 }
 
 // groupOf returns the sync group an instance is already in.
@@ -505,9 +518,7 @@ func (c *converter) vrrpInstance(n *Node) {
 		c.warnf(n, "accept is VRRPv3's accept mode; xlb reports it for VRRPv3 only, and its dataplane takes traffic to the addresses either way")
 		dropItem(it, "dropped: accept mode is VRRPv3's, and xlb's dataplane takes traffic to the addresses either way")
 	}
-	if t.get("smtp_alert") == nil && c.smtpAlert != nil {
-		t.add(&item{key: "smtp_alert", value: "true", origin: c.smtpAlert.Pos, lead: []string{noteComment("from global_defs %s (%s)", c.smtpAlert.Keyword, c.smtpAlert.Pos)}})
-	}
+	c.smtpAlertDefault(t, n)
 	for _, key := range []string{"garp_master_delay", "garp_master_repeat", "garp_master_refresh", "garp_master_refresh_repeat"} {
 		if d := c.garpDefaults[key]; d != nil && t.get(key) == nil {
 			t.add(&item{key: key, value: d.Args[0], origin: d.Pos, lead: []string{noteComment("from global_defs %s (%s)", d.Keyword, d.Pos)}})

@@ -336,3 +336,33 @@ func TestDecomment(t *testing.T) {
 		}
 	}
 }
+
+// TestParseNestedMultiline expands a multiline definition inside another,
+// as keepalived's manual shows with $VS and $RS.
+func TestParseNestedMultiline(t *testing.T) {
+	f := parse(t, `$RS= \
+real_server 192.0.2.${RS_NUM} 80 { \
+    weight ${RS_NUM} \
+}
+$VS= \
+virtual_server 203.0.113.${VS_NUM} 80 { \
+    $RS_NUM=1 \
+    $RS \
+    $RS_NUM=2 \
+    $RS \
+}
+
+$VS_NUM=1
+$VS
+`, "", nil)
+	want := []string{
+		kc + ":14 virtual_server|203.0.113.1|80",
+		"  " + kc + ":14 real_server|192.0.2.1|80",
+		"    " + kc + ":14 weight|1",
+		"  " + kc + ":14 real_server|192.0.2.2|80",
+		"    " + kc + ":14 weight|2",
+	}
+	if got := lines(f.Nodes); !slices.Equal(got, want) {
+		t.Errorf("tree:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -88,7 +88,7 @@ type reader struct {
 
 	files    []*srcFile // include stack, innermost last
 	nfiles   int
-	pending  []pendingLine
+	pending  []pendingLine // lines to process before reading on; the next one is last
 	defs     map[string]*definition
 	mdef     *definition // multiline definition being read
 	comments []string    // comment lines waiting for the next statement
@@ -152,9 +152,9 @@ func (r *reader) read() []line {
 	for !r.stop {
 		var pl pendingLine
 		fromFile := false
-		if len(r.pending) > 0 {
-			pl = r.pending[0]
-			r.pending = r.pending[1:]
+		if n := len(r.pending); n > 0 {
+			pl = r.pending[n-1]
+			r.pending = r.pending[:n-1]
 		} else {
 			var ok bool
 			if pl, ok = r.physical(nil, false); !ok {
@@ -408,11 +408,18 @@ func (r *reader) process(pl pendingLine) {
 				r.fatalf(pl.pos, "", "multiline definitions nest deeper than %d (a definition that expands to itself?)", maxExpansionDepth)
 				return
 			}
-			more := make([]pendingLine, 0, len(rest)+len(r.pending))
-			for _, t := range rest {
-				more = append(more, pendingLine{pos: pl.pos, text: t, dir: pl.dir, depth: pl.depth + 1})
+			// The lines of the latest expansion come first: push the
+			// earlier expansions' lines first, each in reverse.
+			for i := range rest {
+				part := rest[i]
+				for j := len(part) - 1; j >= 0; j-- {
+					r.pending = append(r.pending, pendingLine{pos: pl.pos, text: part[j], dir: pl.dir, depth: pl.depth + 1})
+				}
 			}
-			r.pending = append(more, r.pending...)
+			if len(r.pending) > r.maxLines {
+				r.fatalf(pl.pos, "", "definitions expand to more than %d lines (a definition that expands to itself?)", r.maxLines)
+				return
+			}
 		}
 		if !strings.HasPrefix(text, "@") && !isDefinition(text) {
 			break
@@ -439,7 +446,7 @@ func (r *reader) process(pl pendingLine) {
 	r.out = append(r.out, line{pos: pl.pos, text: text, comments: r.comments, trailing: pl.trailing})
 	r.comments = nil
 	if residue != "" {
-		r.pending = append([]pendingLine{{pos: pl.pos, text: residue, dir: pl.dir, depth: pl.depth}}, r.pending...)
+		r.pending = append(r.pending, pendingLine{pos: pl.pos, text: residue, dir: pl.dir, depth: pl.depth})
 	}
 }
 
@@ -534,8 +541,9 @@ func parseRef(s string, p int) (reference, bool) {
 // substitute replaces the defined $NAME and ${NAME} references in text,
 // again and again, as keepalived does. A multiline definition, allowed only
 // at the end of a line, gives its first line in place and its other lines
-// as rest.
-func (r *reader) substitute(text string, pl pendingLine) (out string, rest []string, changed bool) {
+// as a part of rest, in the order the expansions happened (the lines of
+// the last one are to be read first).
+func (r *reader) substitute(text string, pl pendingLine) (out string, rest [][]string, changed bool) {
 	out = text
 	n := 0
 	for i := 0; i < len(out); {
@@ -568,7 +576,7 @@ func (r *reader) substitute(text string, pl pendingLine) (out string, rest []str
 			return text, nil, false
 		}
 		if len(more) > 0 {
-			rest = append(append([]string(nil), more...), rest...)
+			rest = append(rest, more)
 		}
 		changed = true
 		i = p
