@@ -147,9 +147,7 @@ type converter struct {
 	vrrpVersionNode *Node
 	garpDefaults    map[string]*Node // garp_master_* key → the vrrp_garp_master_* line
 	smtpAlert       *Node            // global smtp_alert / smtp_alert_vrrp that is on
-	smtpAlertOff    bool
 	checkerMailOff  bool
-	checkerMailNode *Node // smtp_alert_checker on
 	mailTo          bool  // notification_email has addresses
 	mailServer      bool  // smtp_server is set
 

@@ -181,10 +181,10 @@ func (c *converter) globalDefs(n *Node) {
 				c.checkerMailOff = true
 			}
 			if on {
-				c.smtpAlert, c.smtpAlertOff = k, false
+				c.smtpAlert = k
 				note(t, k, "%s: smtp_alert = true is set on every vrrp_instance and vrrp_sync_group that does not say otherwise", k.Line())
 			} else {
-				c.smtpAlert, c.smtpAlertOff = nil, true
+				c.smtpAlert = nil
 				note(t, k, "%s: xlb mails only where smtp_alert = true is set", k.Line())
 			}
 		case "smtp_alert_checker", "no_checker_emails":

@@ -516,12 +516,20 @@ func (c *converter) realServer(n *Node, svc netip.Addr, svcPort int, vs *vsConte
 			c.errorf(k, "unknown keyword in real_server")
 		}
 	}
-	if !weightSet && vs.weight != nil && len(vs.weight.Args) == 1 {
-		t.add(&item{key: "weight", value: vs.weight.Args[0], origin: vs.weight.Pos,
+	if w, err := strconv.ParseInt(weightArg(vs.weight), 10, 64); !weightSet && err == nil && w >= 0 && w <= 65535 {
+		t.add(&item{key: "weight", value: tomlInt(w), origin: vs.weight.Pos,
 			lead: []string{noteComment("from virtual_server weight (%s)", vs.weight.Pos)}})
 	}
 	t.items = append(t.items, &item{lead: opComments(n.EndComments), origin: n.End})
 	return t
+}
+
+// weightArg returns the value of a weight line, or "" for none.
+func weightArg(n *Node) string {
+	if n == nil || len(n.Args) != 1 {
+		return ""
+	}
+	return n.Args[0]
 }
 
 // rsContext is what a real_server's checks inherit.

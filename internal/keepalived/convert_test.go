@@ -172,3 +172,32 @@ func TestSMTPAlertWithoutMail(t *testing.T) {
 		t.Errorf("output:\n%s", res.TOML)
 	}
 }
+
+// TestNumbers: keepalived reads numbers with strtol and strtod; the TOML
+// gets them in TOML's own form.
+func TestNumbers(t *testing.T) {
+	res, err := convertText(t, `global_defs {
+    vrrp_garp_master_delay 007
+}
+vrrp_instance V {
+    interface eth0
+    virtual_router_id +1
+    priority 0100
+    advert_int 1e0
+}
+virtual_server 192.0.2.1 80 {
+    weight 007
+    delay_loop 1.50
+    real_server 192.0.2.2 80 {
+    }
+}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, vs := res.Config.VRRPInstances[0], res.Config.VirtualServers[0]
+	if in.GARPMasterDelay.Seconds() != 7 || in.VirtualRouterID != 1 || in.Priority != 100 || in.AdvertInt.Seconds() != 1 ||
+		vs.RealServers[0].Weight != 7 || vs.DelayLoop.Seconds() != 1.5 {
+		t.Errorf("instance %+v, service %+v", in, vs)
+	}
+}

@@ -521,7 +521,8 @@ func (c *converter) vrrpInstance(n *Node) {
 	c.smtpAlertDefault(t, n)
 	for _, key := range []string{"garp_master_delay", "garp_master_repeat", "garp_master_refresh", "garp_master_refresh_repeat"} {
 		if d := c.garpDefaults[key]; d != nil && t.get(key) == nil {
-			t.add(&item{key: key, value: d.Args[0], origin: d.Pos, lead: []string{noteComment("from global_defs %s (%s)", d.Keyword, d.Pos)}})
+			v, _ := strconv.ParseInt(d.Args[0], 10, 64)
+			t.add(&item{key: key, value: tomlInt(v), origin: d.Pos, lead: []string{noteComment("from global_defs %s (%s)", d.Keyword, d.Pos)}})
 		}
 	}
 	t.items = append(t.items, &item{lead: opComments(n.EndComments), origin: n.End})

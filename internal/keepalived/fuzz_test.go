@@ -34,6 +34,8 @@ func FuzzParse(f *testing.F) {
 		"virtual_server 192.0.2.1 80 { real_server 192.0.2.2 80 { HTTP_GET { url { path / } } } }\n",
 		"vrrp_instance V { virtual_ipaddress { 2001:db8::1/64 dev eth0 label x scope link } }\n",
 		"@^x $N=1\n${N}\n${_PWD}${_INSTANCE}${_HASH}${_RANDOM 1 2}\n",
+		"global_defs {\n vrrp_garp_master_delay 007\n}\nvrrp_instance V {\n interface eth0\n virtual_router_id +1\n priority 0100\n advert_int 1e0\n}\n" +
+			"virtual_server 192.0.2.1 80 {\n weight 007\n delay_loop 1.50\n real_server 192.0.2.2 80 {\n }\n}\n",
 	} {
 		f.Add([]byte(s))
 	}
