@@ -148,8 +148,8 @@ type converter struct {
 	garpDefaults    map[string]*Node // garp_master_* key → the vrrp_garp_master_* line
 	smtpAlert       *Node            // global smtp_alert / smtp_alert_vrrp that is on
 	checkerMailOff  bool
-	mailTo          bool  // notification_email has addresses
-	mailServer      bool  // smtp_server is set
+	mailTo          bool // notification_email has addresses
+	mailServer      bool // smtp_server is set
 
 	syncIface     string
 	syncNode      *Node
