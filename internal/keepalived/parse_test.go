@@ -146,7 +146,7 @@ $BLOCK
 $N=2
   $BLOCK
 d $BLOCK x
-e ${_HASH}${_BANG} ${_INSTANCE}
+e ${_HASH}${_BANG} ${_INSTANCE} ${_PWD} ${_RANDOM 1 9} x${_ENV HOME}y
 $IF_A=@a
 $IF_A f selected
 $IF_B=@b
@@ -162,7 +162,7 @@ $IF_B g dropped
 		"  " + kc + ":18 priority|20",
 		// A multiline definition is expanded only at the end of a line.
 		kc + ":19 d|$BLOCK|x",
-		kc + ":20 e|#!|a",
+		kc + ":20 e|#!|a|/etc/keepalived|1|xy",
 		kc + ":22 f|selected",
 	}
 	if got := lines(f.Nodes); !slices.Equal(got, want) {
@@ -170,6 +170,11 @@ $IF_B g dropped
 	}
 	if c := f.Nodes[0].Comments; len(c) != 1 || !strings.Contains(c[0], "ADDR is substituted") {
 		t.Errorf("the comment before definitions goes to the next keyword: %q", c)
+	}
+	// What the importer cannot know is reported.
+	if len(f.Findings) != 2 || f.Findings[0].String() != kc+":20: ${_RANDOM}: not supported (keepalived picks a random number; the importer wrote 1, the lowest it could pick)" ||
+		f.Findings[1].String() != kc+":20: ${_ENV}: not supported (the importer does not know keepalived's environment on the director; it wrote nothing for HOME)" {
+		t.Errorf("findings = %v", f.Findings)
 	}
 }
 

@@ -611,8 +611,16 @@ func (r *reader) lookup(ref reference, atEnd bool, pl pendingLine) (value string
 		return "#", nil, true
 	case "_BANG":
 		return "!", nil, true
-	case "_RANDOM", "_ENV":
-		r.note(pl.pos, "${"+ref.name+"}", Unsupported, "the importer cannot know the value keepalived would use on the director; left as written")
+	case "_RANDOM":
+		low := "0"
+		if f := strings.Fields(ref.params); len(f) > 0 {
+			low = f[0]
+		}
+		r.note(pl.pos, "${_RANDOM}", Unsupported, "keepalived picks a random number; the importer wrote %s, the lowest it could pick", low)
+		return low, nil, true
+	case "_ENV":
+		r.note(pl.pos, "${_ENV}", Unsupported, "the importer does not know keepalived's environment on the director; it wrote nothing for %s", ref.params)
+		return "", nil, true
 	}
 	return "", nil, false
 }
