@@ -65,9 +65,9 @@ type receiver struct {
 	count    uint32
 	seen     map[flowKey]struct{}
 	started  time.Time
-	lastBulk time.Time
 	// Backup: resync requests.
 	wantResync bool
+	lostIn     uint32 // transfer of which a message was lost (0: none)
 	lastReq    time.Time
 	reqSeq     uint64
 	buf        []byte
@@ -102,7 +102,7 @@ func (s *Syncer) receive(ctx context.Context) error {
 		if err == nil {
 			r.handle(buf[:n], from, now)
 		}
-		if now.Sub(lastTick) >= s.tune.tick {
+		if r.wantResync || now.Sub(lastTick) >= s.tune.tick {
 			lastTick = now
 			r.tick(now)
 		}
@@ -211,7 +211,7 @@ func (r *receiver) handleResync(msg *message, from netip.AddrPort, now time.Time
 	s.c.requestsReceived.Add(1)
 	s.mu.Lock()
 	if s.bulkActive != 0 && msg.Transfer == s.bulkActive {
-		s.bulkRestart = true // it lost part of the running transfer
+		s.bulkRestart, s.bulkLost = true, true // it lost part of the running transfer
 	}
 	s.bulkWant = true
 	s.mu.Unlock()
@@ -266,15 +266,14 @@ func (r *receiver) handleData(msg *message, from netip.AddrPort, now time.Time) 
 		// snapshot: the transfer covers it.
 		r.inBulk, r.bulkOK, r.transfer, r.count = true, true, msg.Transfer, 0
 		r.seen = make(map[flowKey]struct{})
-		r.started, r.lastBulk = now, now
-		r.wantResync = false
+		r.started = now
+		r.wantResync, r.lostIn = false, 0
 		if msg.Flags&flagReset != 0 {
 			s.setConverged(false)
 		}
 	case msgBulk:
 		if r.inBulk && msg.Transfer == r.transfer {
 			r.count += uint32(len(msg.Entries))
-			r.lastBulk = now
 		}
 		r.install(msg.Entries)
 	case msgBulkEnd:
@@ -300,6 +299,9 @@ func (r *receiver) handleData(msg *message, from netip.AddrPort, now time.Time) 
 func (r *receiver) lose(why string, now time.Time) {
 	r.bulkOK = false
 	r.wantResync = true
+	if r.inBulk {
+		r.lostIn = r.transfer
+	}
 	if r.s.Converged() {
 		r.s.setConverged(false)
 		r.s.logger.Info("sync lost messages, asking for a bulk transfer", "reason", why)
@@ -376,9 +378,10 @@ func (r *receiver) tick(now time.Time) {
 		s.setConverged(false)
 		s.logger.Info("sync master silent", "peer", r.from, "for", now.Sub(r.lastHeard))
 	}
-	converged := s.Converged()
+	// A transfer under way needs no reminder: a lost message shows as a
+	// gap at the latest with the next heartbeat, a dead master as silence.
 	due := r.wantResync && now.Sub(r.lastReq) >= s.tune.minRequest
-	stalled := !converged && now.Sub(r.lastReq) >= s.tune.retry && now.Sub(r.lastBulk) >= s.tune.retry
+	stalled := !r.inBulk && !s.Converged() && now.Sub(r.lastReq) >= s.tune.retry
 	if due || stalled {
 		r.request(now)
 	}
@@ -399,10 +402,9 @@ func (r *receiver) request(now time.Time) {
 		return
 	}
 	r.reqSeq++
-	var transfer uint32
-	if r.inBulk {
-		transfer = r.transfer
-	}
+	// Naming the transfer that lost a message makes the master restart
+	// it (slower); otherwise a running transfer is followed by another.
+	transfer := r.lostIn
 	b, err := encode(r.buf, header{Type: msgResync, Epoch: s.self, Seq: r.reqSeq, Transfer: transfer}, nil, s.cfg.Key)
 	if err != nil {
 		s.logger.Error("sync request not encodable", "err", err)
@@ -413,7 +415,7 @@ func (r *receiver) request(now time.Time) {
 		s.writeTo(b, d)
 	}
 	r.lastReq = now
-	r.wantResync = false
+	r.wantResync, r.lostIn = false, 0
 	s.c.requestsSent.Add(1)
 	s.logger.Debug("sync resync request sent", "dests", fmt.Sprint(dests), "transfer", transfer)
 }

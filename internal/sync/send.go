@@ -2,7 +2,9 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"math"
+	"net"
 	"net/netip"
 	"time"
 
@@ -58,6 +60,7 @@ type sender struct {
 	bulk     *bulkSend
 	transfer uint32 // last transfer id of this session
 	lastSent time.Time
+	lastBulk time.Time // when the last snapshot was taken
 	lostBase uint64
 	lostOK   bool
 	lastPoll time.Time
@@ -108,7 +111,7 @@ func (p *sender) step(now time.Time) time.Duration {
 	if gen != p.gen {
 		p.gen, p.master = gen, master
 		p.bulk, p.transfer = nil, 0
-		p.lastSent = time.Time{}
+		p.lastSent, p.lastBulk = time.Time{}, time.Time{}
 		p.lostOK = false
 		p.bulkRate.set(0, 0, now)
 	}
@@ -123,7 +126,9 @@ func (p *sender) step(now time.Time) time.Duration {
 	if more {
 		next = min(next, wait)
 	}
-	p.controlBulk(now)
+	if d := p.controlBulk(now); d > 0 {
+		next = min(next, d)
+	}
 	if p.bulk != nil && !more {
 		next = min(next, p.sendBulk(now))
 	}
@@ -192,23 +197,32 @@ func (p *sender) flushQueue(now time.Time) (wait time.Duration, more bool) {
 	return 0, true
 }
 
-// controlBulk starts, restarts or ends bulk transfers as requested.
-func (p *sender) controlBulk(now time.Time) {
+// controlBulk starts or restarts bulk transfers as requested, at most
+// one snapshot per bulkGap (a snapshot reads the whole table). It
+// returns how long a wanted start must wait.
+func (p *sender) controlBulk(now time.Time) time.Duration {
 	s := p.s
 	s.mu.Lock()
-	want, restart, reset := s.bulkWant, s.bulkRestart, s.bulkReset
+	want, restart, lost, reset := s.bulkWant, s.bulkRestart, s.bulkLost, s.bulkReset
 	start := (p.bulk == nil && want) || (p.bulk != nil && restart)
+	if wait := s.tune.bulkGap - now.Sub(p.lastBulk); start && wait > 0 {
+		s.mu.Unlock()
+		return wait
+	}
 	if start {
-		s.bulkWant, s.bulkRestart, s.bulkReset = false, false, false
+		s.bulkWant, s.bulkRestart, s.bulkLost, s.bulkReset = false, false, false, false
 		s.q.track() // before the snapshot: what changes after it is in the queue
 	}
 	s.mu.Unlock()
 	if !start {
-		return
+		return 0
 	}
+	p.lastBulk = now
 	if old := p.bulk; old != nil {
 		s.c.bulkAborted.Add(1)
-		p.slowDown(old, now)
+		if lost {
+			p.slowDown(old, now)
+		}
 	}
 	p.bulk = nil
 	templates, err := s.dp.Templates()
@@ -224,7 +238,7 @@ func (p *sender) controlBulk(now time.Time) {
 		if s.logLimit.allow("snapshot", now) {
 			s.logger.Warn("sync bulk transfer: cannot read the flow table", "err", err)
 		}
-		return
+		return s.tune.bulkGap
 	}
 	p.transfer++
 	p.bulk = &bulkSend{transfer: p.transfer, conns: conns, templates: templates, taken: now}
@@ -237,6 +251,7 @@ func (p *sender) controlBulk(now time.Time) {
 	}
 	p.sendMsg(now, header{Type: msgBulkStart, Flags: flags, Transfer: p.transfer}, nil)
 	s.logger.Debug("sync bulk transfer started", "transfer", p.transfer, "conns", len(conns), "templates", len(templates))
+	return 0
 }
 
 // slowDown halves a bulk transfer's pace after a receiver lost part of
@@ -337,7 +352,7 @@ func (p *sender) sendMsg(now time.Time, h header, entries []entry) {
 	p.lastSent = now
 	s.c.sentMsgs.Add(1)
 	s.c.sentEntries.Add(uint64(len(entries)))
-	if s.tune.drop != nil && s.tune.drop(h) {
+	if s.tune.drop != nil && s.tune.drop(h, len(entries)) {
 		return
 	}
 	s.write(b)
@@ -351,7 +366,7 @@ func (s *Syncer) write(b []byte) {
 }
 
 func (s *Syncer) writeTo(b []byte, d netip.AddrPort) {
-	if _, err := s.conn.WriteToUDPAddrPort(b, d); err != nil {
+	if _, err := s.conn.WriteToUDPAddrPort(b, d); err != nil && !errors.Is(err, net.ErrClosed) {
 		s.c.sendErrors.Add(1)
 		if s.logLimit.allow("send", time.Now()) {
 			s.logger.Warn("sync send failed", "dest", d, "err", err)

@@ -63,9 +63,11 @@ type tuning struct {
 	flushDelay time.Duration // master: wait this long to fill a batch
 	queueMax   int           // master: queued changes before overflow
 	lostPoll   time.Duration // master: how often to check for lost events
-	// drop, if set, drops outgoing master messages it returns true for
-	// (tests inject loss with it). Called from the send goroutine.
-	drop func(h header) bool
+	bulkGap    time.Duration // master: at most one bulk snapshot per this
+	// drop, if set, drops outgoing master messages (header, number of
+	// entries) it returns true for: tests inject loss with it. Called
+	// from the send goroutine.
+	drop func(h header, entries int) bool
 }
 
 func defaultTuning() tuning {
@@ -78,6 +80,7 @@ func defaultTuning() tuning {
 		flushDelay: 2 * time.Millisecond,
 		queueMax:   1 << 16,
 		lostPoll:   time.Second,
+		bulkGap:    time.Second,
 	}
 }
 
@@ -113,6 +116,7 @@ type Syncer struct {
 	q           *queue
 	bulkWant    bool   // a bulk transfer is wanted
 	bulkRestart bool   // abort the running transfer and start again
+	bulkLost    bool   // a receiver lost part of the running transfer: slow down
 	bulkReset   bool   // the next transfer tells receivers their table is stale
 	bulkActive  uint32 // transfer being sent; 0: none
 	// Backup side, for Status.
@@ -223,7 +227,7 @@ func (s *Syncer) SetMaster(master bool) {
 	s.gen++
 	s.q.reset()
 	s.q.untrack()
-	s.bulkWant, s.bulkRestart, s.bulkReset, s.bulkActive = false, false, false, 0
+	s.bulkWant, s.bulkRestart, s.bulkLost, s.bulkReset, s.bulkActive = false, false, false, false, 0
 	s.peer, s.peerEpoch = netip.AddrPort{}, 0
 	if master {
 		s.epoch, s.seq = randomID(), 0
