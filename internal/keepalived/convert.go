@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -241,11 +242,17 @@ func appendElems(t *table, n *Node, key string, elems []elem) *item {
 		it.elems = append(it.elems, elems...)
 		return it
 	}
-	if len(elems) == 0 {
+	if !slices.ContainsFunc(elems, func(e elem) bool { return e.value != "" }) {
 		// Nothing left to list: keep the comments only.
 		lead := opComments(n.Comments)
 		if n.Comment != "" {
 			lead = append(lead, opComment(n.Comment))
+		}
+		for _, e := range elems {
+			lead = append(lead, e.lead...)
+			if e.comment != "" {
+				lead = append(lead, e.comment)
+			}
 		}
 		return t.add(&item{lead: lead, origin: n.Pos})
 	}
@@ -404,7 +411,9 @@ func (c *converter) convert() {
 				c.instanceNames[n.Args[0]] = true
 			}
 		case "vrrp_script":
-			if len(n.Args) > 0 {
+			// keepalived removes a vrrp_script without script, and
+			// ignores track_script entries naming it.
+			if len(n.Args) > 0 && slices.ContainsFunc(n.Block, func(k *Node) bool { return k.Keyword == "script" }) {
 				c.scriptNames[n.Args[0]] = true
 			}
 		}

@@ -35,7 +35,7 @@ func (c *converter) inferDataplane() {
 	byNet := map[netip.Prefix]place{}
 	var lengths []int
 	for _, in := range c.instances {
-		for _, v := range in.vips {
+		for _, v := range slices.Concat(in.vips, in.evips) {
 			dev := v.Dev
 			if dev == "" {
 				dev = in.iface

@@ -66,8 +66,6 @@ func TestConvertErrors(t *testing.T) {
 			[]string{`k.conf:4: notify_master: missing closing ' in "/bin/x 'a"`}},
 		{"bad auth type", inst + "    authentication {\n        auth_type PLAIN\n    }\n}\n",
 			[]string{`k.conf:5: auth_type: expected PASS or AH, got "PLAIN"`}},
-		{"script without command", "vrrp_script s {\n    interval 2\n}\n",
-			[]string{"k.conf:1: vrrp_script: has no script (keepalived removes it)"}},
 		{"every problem at once", inst + "    priority 0\n    advert_int -1\n    track_interface {\n        eth0 weight 300\n    }\n}\n",
 			[]string{
 				`k.conf:4: priority: expected an integer from 1 to 255, got "0"`,

@@ -72,7 +72,8 @@ type instance struct {
 	node  *Node
 	t     *table
 	iface string
-	vips  []config.VIP
+	vips  []config.VIP // virtual_ipaddress
+	evips []config.VIP // virtual_ipaddress_excluded
 }
 
 // notify converts notify_* lines, shared by instances and sync groups.
@@ -167,7 +168,9 @@ func (c *converter) vrrpScript(n *Node) {
 		}
 	}
 	if !script {
-		c.errorf(n, "has no script (keepalived removes it)")
+		c.warnf(n, "has no script; keepalived removes it")
+		c.body = append(c.body, &table{origin: n.Pos, items: []*item{{lead: notImported(n, "it has no script; keepalived removes it too"), origin: n.Pos}}})
+		return
 	}
 	t.items = append(t.items, &item{lead: opComments(n.EndComments), origin: n.End})
 	c.body = append(c.body, t)
@@ -356,8 +359,7 @@ func (c *converter) vrrpInstance(n *Node) {
 			if !c.block(k, 0, 0) {
 				continue
 			}
-			elems, vips := c.vips(k)
-			in.vips = append(in.vips, vips...)
+			elems := c.vips(k, in, k.Keyword == "virtual_ipaddress_excluded")
 			it := appendElems(t, k, k.Keyword, elems)
 			it.lead = append(it.lead, opComments(k.EndComments)...)
 		case "no_virtual_ipaddress":
@@ -642,9 +644,13 @@ var vipOptionsWithValue = setOf("dev", "scope", "brd", "broadcast", "label", "pe
 // vips converts the entries of a virtual_ipaddress block:
 //
 //	ADDR[/LEN] [dev IF] [brd ADDR|+|-] [label LABEL] [scope SCOPE] [other options]
-func (c *converter) vips(k *Node) ([]elem, []config.VIP) {
+//
+// Addresses keepalived ignores are left out with a note: a second
+// virtual_ipaddress of the same address, an excluded one that repeats one on
+// the same interface, and a virtual_ipaddress of another family than the
+// first.
+func (c *converter) vips(k *Node, in *instance, excluded bool) []elem {
 	var elems []elem
-	var vips []config.VIP
 	for _, e := range k.Block {
 		if e.HasBlock {
 			c.errorf(e, "takes no block (expected ADDRESS[/PREFIX] [dev IF] [brd ADDR] [label LABEL] [scope SCOPE])")
@@ -747,11 +753,39 @@ func (c *converter) vips(k *Node) ([]elem, []config.VIP) {
 			c.errorf(e, "%s", err)
 			continue
 		}
+		if why := vipIgnored(in, vip, excluded); why != "" {
+			c.findings = append(c.findings, Finding{Pos: e.Pos, Keyword: e.Keyword, Severity: Warning, Msg: "keepalived ignores it: " + why})
+			el.lead = append(el.lead, noteComment("%s left out, as keepalived does: %s", vip, why))
+			elems = append(elems, el)
+			continue
+		}
 		el.value = tomlString(vip.String())
 		elems = append(elems, el)
-		vips = append(vips, vip)
+		if excluded {
+			in.evips = append(in.evips, vip)
+		} else {
+			in.vips = append(in.vips, vip)
+		}
 	}
-	return elems, vips
+	return elems
+}
+
+// vipIgnored says why keepalived would ignore vip in the instance, or "".
+func vipIgnored(in *instance, vip config.VIP, excluded bool) string {
+	if !excluded && len(in.vips) > 0 && in.vips[0].Addr().Is6() != vip.Addr().Is6() {
+		return "its address family is not the instance's"
+	}
+	for _, v := range in.vips {
+		if v.Addr() == vip.Addr() && (!excluded || v.Dev == vip.Dev) {
+			return "it repeats virtual_ipaddress " + v.String()
+		}
+	}
+	for _, v := range in.evips {
+		if v.Addr() == vip.Addr() && v.Dev == vip.Dev {
+			return "it repeats virtual_ipaddress_excluded " + v.String()
+		}
+	}
+	return ""
 }
 
 // prefix parses ADDR or ADDR/LEN, keeping the host bits.
@@ -774,6 +808,7 @@ func (c *converter) prefix(n *Node, s string) (netip.Prefix, bool) {
 // unicastPeers converts unicast_peer { ADDR [min_ttl N] [max_ttl N] }.
 func (c *converter) unicastPeers(k *Node) []elem {
 	var elems []elem
+	seen := map[netip.Addr]bool{}
 	for _, e := range k.Block {
 		if e.HasBlock {
 			c.errorf(e, "takes no block (expected an address)")
@@ -784,6 +819,14 @@ func (c *converter) unicastPeers(k *Node) []elem {
 			continue
 		}
 		el := elem{value: tomlString(a.String()), lead: opComments(e.Comments), comment: trailingComment(e.Comment), origin: e.Pos}
+		if seen[a] {
+			c.findings = append(c.findings, Finding{Pos: e.Pos, Keyword: e.Keyword, Severity: Warning, Msg: "keepalived ignores a repeated unicast_peer"})
+			el.lead = append(el.lead, noteComment("%s left out, as keepalived does: it is repeated", a))
+			el.value = ""
+			elems = append(elems, el)
+			continue
+		}
+		seen[a] = true
 		if len(e.Args) > 0 {
 			what := strings.Join(e.Args, " ")
 			for i := 0; i < len(e.Args); i += 2 {

@@ -232,8 +232,13 @@ func TestCorpusSemantics(t *testing.T) {
 	if r.State != "MASTER" || r.AdvertInt.Duration != 2*time.Second || r.Authentication.AuthPass != "abcdefgh" {
 		t.Errorf("ROUNDED = %+v", r)
 	}
+	// A repeated address and one of the other family are ignored, as are
+	// repeated peers.
 	if got := vipStrings(r.VirtualIPAddress); !slices.Equal(got, []string{"203.0.113.2/24 brd 203.0.113.0", "203.0.113.3/32"}) {
 		t.Errorf("ROUNDED virtual_ipaddress = %q", got)
+	}
+	if !slices.Equal(r.UnicastPeer, []netip.Addr{netip.MustParseAddr("203.0.113.9")}) {
+		t.Errorf("ROUNDED unicast_peer = %v", r.UnicastPeer)
 	}
 	// IPv6 runs VRRPv3 without authentication, in centiseconds; the first
 	// state MASTER wins over a later BACKUP; the later priority wins.

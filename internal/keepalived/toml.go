@@ -43,7 +43,8 @@ type item struct {
 }
 
 // elem is one element of an array value, on its own line when the array
-// carries comments.
+// carries comments. An elem without value is a left-out element: only its
+// comments are written.
 type elem struct {
 	value   string
 	lead    []string
@@ -130,7 +131,7 @@ func (it *item) render(out []outLine) []outLine {
 	width := len(it.key) + 5
 	for _, e := range it.elems {
 		width += len(e.value) + 2
-		if len(e.lead) > 0 || e.comment != "" {
+		if len(e.lead) > 0 || e.comment != "" || e.value == "" {
 			multi = true
 		}
 	}
@@ -149,6 +150,13 @@ func (it *item) render(out []outLine) []outLine {
 		}
 		for _, c := range e.lead {
 			out = append(out, outLine{text: "  " + c, origin: origin})
+		}
+		if e.value == "" {
+			// Left out: only its comments remain.
+			if e.comment != "" {
+				out = append(out, outLine{text: "  " + e.comment, origin: origin})
+			}
+			continue
 		}
 		out = append(out, outLine{text: withComment("  "+e.value+",", e.comment), origin: origin})
 	}
