@@ -202,6 +202,9 @@ func notImported(n *Node, reason string) []string {
 		}
 		return append(lead, noteComment("not imported: %s (%s)", line, reason))
 	}
+	if n.Comment != "" {
+		lead = append(lead, opComment(n.Comment))
+	}
 	lead = append(lead, noteComment("not imported: %s (%s):", strings.TrimSpace(n.Keyword+" "+strings.Join(n.Args, " ")), reason))
 	for _, l := range strings.Split(strings.TrimRight(n.String(), "\n"), "\n") {
 		lead = append(lead, "#   "+commentText(l))

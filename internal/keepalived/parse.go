@@ -147,8 +147,8 @@ func build(lines []line, tail []string) (*File, []error) {
 	return f, errs
 }
 
-// String renders n as keepalived text, one line per keyword, indented by
-// depth; used to show what was not imported.
+// String renders n as keepalived text, one line per keyword, indented, with
+// the comments inside its block; used to show what was not imported.
 func (n *Node) String() string {
 	var b strings.Builder
 	n.write(&b, 0)
@@ -156,17 +156,30 @@ func (n *Node) String() string {
 }
 
 func (n *Node) write(b *strings.Builder, depth int) {
-	b.WriteString(strings.Repeat("    ", depth))
+	indent := strings.Repeat("    ", depth)
+	if depth > 0 {
+		for _, c := range n.Comments {
+			b.WriteString(indent + "#" + c + "\n")
+		}
+	}
+	b.WriteString(indent)
 	b.WriteString(n.Line())
 	if n.HasBlock {
-		b.WriteString(" {\n")
+		b.WriteString(" {")
+	}
+	if n.Comment != "" && depth > 0 {
+		b.WriteString("  #" + n.Comment)
+	}
+	b.WriteString("\n")
+	if n.HasBlock {
 		for _, c := range n.Block {
 			c.write(b, depth+1)
 		}
-		b.WriteString(strings.Repeat("    ", depth))
-		b.WriteString("}")
+		for _, c := range n.EndComments {
+			b.WriteString(indent + "    #" + c + "\n")
+		}
+		b.WriteString(indent + "}\n")
 	}
-	b.WriteString("\n")
 }
 
 // Line returns the keyword and its words as one line, quoting words that

@@ -127,7 +127,7 @@ func TestParseIncludeNoMatch(t *testing.T) {
 }
 
 func TestParseDefinitions(t *testing.T) {
-	f := parse(t, `$IF=eth0
+	f := parse(t, `$IF=eth0   # the public side
 $NET=192.0.2
 # ADDR is substituted where it is used, with SUB's value then
 $ADDR=${NET}.${SUB}
@@ -168,7 +168,7 @@ $IF_B g dropped
 	if got := lines(f.Nodes); !slices.Equal(got, want) {
 		t.Errorf("tree:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if c := f.Nodes[0].Comments; len(c) != 1 || !strings.Contains(c[0], "ADDR is substituted") {
+	if c := f.Nodes[0].Comments; len(c) != 2 || c[0] != " the public side" || !strings.Contains(c[1], "ADDR is substituted") {
 		t.Errorf("the comment before definitions goes to the next keyword: %q", c)
 	}
 	// What the importer cannot know is reported.
@@ -313,8 +313,8 @@ func TestExpandBraces(t *testing.T) {
 }
 
 func TestNodeString(t *testing.T) {
-	f := parse(t, "virtual_server 192.0.2.1 80 {\n  virtualhost \"a b\"\n  real_server 192.0.2.2 80 {\n  }\n}\n", "", nil)
-	want := "virtual_server 192.0.2.1 80 {\n    virtualhost \"a b\"\n    real_server 192.0.2.2 80 {\n    }\n}\n"
+	f := parse(t, "virtual_server 192.0.2.1 80 {  # top\n  virtualhost \"a b\"  # host\n  # the real\n  real_server 192.0.2.2 80 {\n  # nothing yet\n  }\n}\n", "", nil)
+	want := "virtual_server 192.0.2.1 80 {\n    virtualhost \"a b\"  # host\n    # the real\n    real_server 192.0.2.2 80 {\n        # nothing yet\n    }\n}\n"
 	if got := f.Nodes[0].String(); got != want {
 		t.Errorf("String() =\n%s\nwant\n%s", got, want)
 	}

@@ -378,6 +378,10 @@ func (r *reader) process(pl pendingLine) {
 			text = rest
 		}
 		if name, value, ok := parseDefinition(text); ok {
+			if pl.trailing != "" {
+				// The definition's comment goes with the next keyword.
+				r.comments = append(r.comments, pl.trailing)
+			}
 			d := &definition{}
 			if pl.cont {
 				d.multiline = true
