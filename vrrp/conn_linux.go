@@ -136,3 +136,18 @@ func zoneOf(a netip.Addr, ifindex int) string {
 }
 
 func (c *rawConn) close() error { return c.pc.Close() }
+
+// pending reports whether a packet waits in the socket's receive queue.
+func (c *rawConn) pending() bool {
+	sc, err := c.pc.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return false
+	}
+	ready := false
+	_ = sc.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 0)
+		ready = err == nil && n > 0 && fds[0].Revents&unix.POLLIN != 0
+	})
+	return ready
+}

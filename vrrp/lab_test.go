@@ -70,6 +70,16 @@ func newLAN(t *testing.T) *lan {
 	// Sniff on b's bridge port: every frame between a and b crosses it,
 	// unicast included (br0 itself sees only flooded frames).
 	l.sniff = startSniffer(t, l.br, "pb")
+	start := time.Now()
+	t.Cleanup(func() {
+		if t.Failed() {
+			l.sniff.mu.Lock()
+			defer l.sniff.mu.Unlock()
+			for _, a := range l.sniff.adverts {
+				t.Logf("advert at %8.3fs from %v to %v v%d prio %d ttl %d", a.at.Sub(start).Seconds(), a.src, a.dst, a.version, a.priority, a.ttl)
+			}
+		}
+	})
 	return l
 }
 
@@ -197,6 +207,11 @@ func startSniffer(t *testing.T, ns *lab.NS, ifname string) *sniffer {
 		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 			return err
 		}
+		// Kernel arrival times: a busy test process reads late, the
+		// timestamps stay right.
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+			return err
+		}
 		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: idx})
 	}))
 	s := &sniffer{}
@@ -205,17 +220,18 @@ func startSniffer(t *testing.T, ns *lab.NS, ifname string) *sniffer {
 	go func() {
 		defer close(done)
 		buf := make([]byte, 2048)
+		oob := make([]byte, 128)
 		for {
 			select {
 			case <-stop:
 				return
 			default:
 			}
-			n, _, err := unix.Recvfrom(fd, buf, 0)
+			n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, 0)
 			if err != nil {
 				continue // timeout: check stop
 			}
-			at := time.Now()
+			at := kernelTime(oob[:oobn])
 			if a, ok := parseAdvert(buf[:n]); ok {
 				a.at = at
 				s.mu.Lock()
@@ -231,6 +247,21 @@ func startSniffer(t *testing.T, ns *lab.NS, ifname string) *sniffer {
 	}()
 	t.Cleanup(func() { close(stop); <-done; unix.Close(fd) })
 	return s
+}
+
+// kernelTime returns the SCM_TIMESTAMPNS time in oob, or now.
+func kernelTime(oob []byte) time.Time {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err == nil {
+		for _, m := range msgs {
+			if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= 16 {
+				sec := int64(binary.NativeEndian.Uint64(m.Data[0:8]))
+				nsec := int64(binary.NativeEndian.Uint64(m.Data[8:16]))
+				return time.Unix(sec, nsec)
+			}
+		}
+	}
+	return time.Now()
 }
 
 func parseAdvert(f []byte) (seen, bool) {

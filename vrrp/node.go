@@ -113,6 +113,7 @@ type linkInfo struct {
 
 type packetConn interface {
 	read(buf []byte) (rxPacket, error) // blocks; fails once closed
+	pending() bool                     // the kernel holds a packet not read yet
 	send(src, dst netip.Addr, payload []byte) error
 	close() error
 }
@@ -394,8 +395,31 @@ func (n *Node) Run(ctx context.Context) (err error) {
 		case <-n.scriptsCh:
 			n.applyScripts(rs)
 		case <-timer.C:
+			n.settle(rs)
 			n.exec(rs, n.m.Handle(Event{Kind: EventTimer}, n.now()))
 		}
+	}
+}
+
+// settle hands the machine every advertisement the kernel already holds
+// before a timer acts: if the process was descheduled, a timer that fires
+// late must not beat an advertisement that arrived in time (and declare
+// the master down while its advertisement waits in the socket).
+func (n *Node) settle(rs *runState) {
+	deadline := time.Now().Add(20 * time.Millisecond)
+	for {
+		for more := true; more; {
+			select {
+			case r := <-rs.rx:
+				n.receive(rs, r)
+			default:
+				more = false
+			}
+		}
+		if !slices.ContainsFunc(rs.conns, func(c *connEntry) bool { return c.pc.pending() }) || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(100 * time.Microsecond) // let the reader hand it over
 	}
 }
 

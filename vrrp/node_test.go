@@ -129,6 +129,8 @@ func (c fakeConn) read([]byte) (rxPacket, error) {
 	}
 }
 
+func (c fakeConn) pending() bool { return len(c.h.in) > 0 }
+
 func (c fakeConn) send(src, dst netip.Addr, b []byte) error {
 	p, err := Decode(b, src, dst)
 	if err != nil {
@@ -424,5 +426,59 @@ func TestNodeSocketFailureHandsOver(t *testing.T) {
 	sent := h.sentPackets()
 	if sent[len(sent)-1].pkt.Priority != PriorityStop || h.has("eth0", vipP) {
 		t.Fatal("no handover after a socket failure")
+	}
+}
+
+// A run loop that was held up past the master down time must first take
+// the advertisements that arrived meanwhile, not declare the master dead.
+func TestNodeLateTimerYieldsToQueuedAdvert(t *testing.T) {
+	for i := range 5 {
+		h := newFakeHost("eth0")
+		cfg := ownerConfig()
+		cfg.Priority, cfg.ExcludedVIPs, cfg.Version, cfg.AuthPass, cfg.AdvertInt = 100, nil, 3, "", 50*time.Millisecond
+		peer := netip.MustParseAddr("203.0.113.3")
+		advert := func() {
+			p := Packet{Version: 3, Type: 1, VRID: 1, Priority: 200, Interval: 50 * time.Millisecond, Addrs: []netip.Addr{vipP.Addr()}}
+			b, err := p.Marshal(peer, Group4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.in <- rxPacket{RxInfo: RxInfo{Src: peer, Dst: Group4, TTL: 255}, payload: b}
+		}
+		var mu sync.Mutex
+		var states []string
+		stalled := make(chan struct{})
+		n, err := newNode(Config{Instances: []InstanceConfig{cfg}, OnState: func(_ string, from, to State) {
+			mu.Lock()
+			states = append(states, fmt.Sprintf("%v->%v", from, to))
+			mu.Unlock()
+			if from == StateInit {
+				close(stalled)
+				time.Sleep(300 * time.Millisecond) // the down interval (180 ms) passes
+			}
+		}}, nil, func(string) (host, error) { return h, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() { errc <- n.Run(ctx) }()
+		<-stalled
+		time.Sleep(100 * time.Millisecond)
+		advert() // arrives in time, while the loop is held up
+		for range 6 {
+			time.Sleep(50 * time.Millisecond)
+			advert()
+		}
+		cancel()
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		got := slices.Clone(states)
+		mu.Unlock()
+		if !slices.Equal(got, []string{"INIT->BACKUP", "BACKUP->INIT"}) {
+			t.Fatalf("run %d: states %q: a late timer beat a queued advertisement", i, got)
+		}
 	}
 }
