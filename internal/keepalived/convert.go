@@ -19,7 +19,8 @@ type Result struct {
 	// Config is TOML as config.Parse reads it (what xlbd check validates,
 	// host checks aside).
 	Config *config.Config
-	// Findings list what could not be imported as written, in input order.
+	// Findings list what could not be imported as written, in the order
+	// they were found (the parser's first, then block by block).
 	Findings []Finding
 }
 
