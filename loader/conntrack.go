@@ -76,6 +76,9 @@ type Conn struct {
 // ConnCounts are a real's connections as ipvsadm shows them.
 type ConnCounts struct {
 	Active, Inactive uint64
+	// Ended counts, since the dataplane started, the real's established
+	// connections that ended (FIN or RST): its departure rate, for lc/wlc.
+	Ended uint64
 }
 
 const batchSize = 4096
@@ -337,6 +340,7 @@ func (d *Dataplane) RealConns(key ServiceKey) (map[netip.AddrPort]ConnCounts, er
 		out[addr] = ConnCounts{
 			Active:   sub(b.counts.Active+est, closed),
 			Inactive: sub(b.counts.Inactive+newConns+closed, est),
+			Ended:    c.ConnsEstClosed,
 		}
 	}
 	return out, nil

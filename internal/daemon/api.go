@@ -71,6 +71,7 @@ func (d *Daemon) status() api.Status {
 		Started:    d.started,
 		LastReload: d.lastReload,
 		Interfaces: slices.Clone(d.cfg.Dataplane.Interfaces),
+		VRRP:       d.vrrp.status(),
 	}
 	for _, key := range d.order {
 		s := d.services[key]

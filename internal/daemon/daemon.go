@@ -58,6 +58,10 @@ type Daemon struct {
 	keep atomic.Bool
 	// reloads asks the reload loop for a reload; cap 1, sends never block.
 	reloads chan chan error
+	// runCtx is Run's context, for what a reload starts.
+	runCtx context.Context
+	// vrrp runs the VRRP instances.
+	vrrp vrrpRunner
 
 	mu         sync.Mutex // guards what follows
 	cfg        *config.Config
@@ -101,6 +105,7 @@ func Run(ctx context.Context, opts Options) error {
 		services: map[loader.ServiceKey]*service{},
 	}
 	d.keep.Store(opts.KeepDataplane || cfg.Dataplane.KeepOnExit)
+	d.vrrp.d = d
 
 	// The control socket first: a second xlbd stops here, before it
 	// touches anything.
@@ -119,6 +124,11 @@ func Run(ctx context.Context, opts Options) error {
 
 	ctx, cancel := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer cancel()
+	d.runCtx = ctx
+	if err := d.vrrp.start(ctx, cfg); err != nil {
+		d.stop()
+		return err
+	}
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
@@ -292,6 +302,9 @@ func (d *Daemon) applyLocked(cfg *config.Config) error {
 	}
 	hv, err := healthServices(cfg)
 	if err != nil {
+		return err
+	}
+	if err := vrrpConfig(cfg).Validate(); err != nil {
 		return err
 	}
 
@@ -498,6 +511,9 @@ func (d *Daemon) Reload() error {
 	if err == nil {
 		err = d.applyLocked(cfg)
 	}
+	if err == nil {
+		err = d.vrrp.reload(d.runCtx, cfg)
+	}
 	d.lastReload = &api.Reload{At: time.Now(), OK: err == nil}
 	if err != nil {
 		d.lastReload.Error = err.Error()
@@ -556,6 +572,9 @@ func (d *Daemon) onHealthEvent(ev healthd.Event) {
 // stop tears down what start built: all of it on a clean stop, only this
 // process's handles when the dataplane is kept.
 func (d *Daemon) stop() {
+	// VRRP first: a master hands over (priority 0) and its VIPs go before
+	// the dataplane does.
+	d.vrrp.stop()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	keep := d.keep.Load()

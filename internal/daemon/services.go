@@ -30,6 +30,8 @@ type service struct {
 	// lastConns is the service's connection counter at the last tick, for
 	// the lc/wlc arrival estimate.
 	lastConns uint64
+	// lastEnded is each real's ended-connections counter at the last tick.
+	lastEnded map[netip.AddrPort]uint64
 	est       sched.Estimator
 	builder   sched.Builder
 	entries   []int32 // the builder's output, reused
@@ -210,6 +212,20 @@ func (s *service) buildTable(counts map[netip.AddrPort]loader.ConnCounts, newCon
 		}
 		c := counts[r.addr]
 		sr[i] = sched.Real{ID: i, Addr: r.addr, Weight: w, Active: c.Active, Inactive: c.Inactive}
+		// Connections that ended last tick, per new connection: the plan
+		// lets them end at that pace (a real with short connections
+		// gets its share back within the tick, as IPVS would give it).
+		if prev, ok := s.lastEnded[r.addr]; ok && newConns > 0 && c.Ended > prev {
+			sr[i].Departures = float64(c.Ended-prev) / float64(newConns)
+		}
+	}
+	if counts != nil {
+		if s.lastEnded == nil {
+			s.lastEnded = map[netip.AddrPort]uint64{}
+		}
+		for addr, c := range counts {
+			s.lastEnded[addr] = c.Ended
+		}
 	}
 	opts := sched.Options{}
 	if algo == sched.LC || algo == sched.WLC {

@@ -25,9 +25,9 @@ const vipURL = "http://" + lab.VIP + "/"
 // keeps it), and the answers come from the VIP (the client's TCP accepts
 // them).
 func TestBalancesHTTPThroughTheVIP(t *testing.T) {
-	e := newEnv(t, 1, true)
+	e := newEnv(t, 1, false)
 	// No persistence: each connection is scheduled on its own.
-	e.startXlbd(e.topo.LBs[0], e.config("xlb.toml", `persistence_timeout = "50s"`, `persistence_timeout = 0`))
+	e.startXlbd(0, e.config("xlb.toml", `persistence_timeout = "50s"`, `persistence_timeout = 0`))
 	e.waitUp(10 * time.Second)
 
 	seen := map[string]int{}
@@ -56,7 +56,7 @@ func TestBalancesHTTPThroughTheVIP(t *testing.T) {
 	})
 
 	t.Run("bpftool_shows_readable_conntrack_entries", func(t *testing.T) {
-		out, err := exec.Command("bpftool", "map", "dump", "pinned", e.pins+"/conntrack").CombinedOutput()
+		out, err := exec.Command("bpftool", "map", "dump", "pinned", e.pins[0]+"/conntrack").CombinedOutput()
 		if err != nil {
 			t.Skipf("bpftool: %v %s", err, out)
 		}
@@ -76,7 +76,7 @@ func TestBalancesHTTPThroughTheVIP(t *testing.T) {
 }
 
 func TestBalancesUDPThroughTheVIP(t *testing.T) {
-	e := newEnv(t, 1, true)
+	e := newEnv(t, 1, false)
 	cfg := e.config("xlb.toml")
 	b, _ := os.ReadFile(cfg)
 	udp := fmt.Sprintf(`
@@ -93,7 +93,8 @@ address = %q
 address = %q
 `, lab.VIP, lab.WebAddrs[0], lab.WebAddrs[1])
 	os.WriteFile(cfg, append(b, udp...), 0o600)
-	e.startXlbd(e.topo.LBs[0], cfg)
+	e.startXlbd(0, cfg)
+	e.waitUp(10 * time.Second)
 
 	seen := map[string]bool{}
 	for i := range 6 {
@@ -113,8 +114,8 @@ address = %q
 }
 
 func TestPersistenceKeepsAClientOnItsReal(t *testing.T) {
-	e := newEnv(t, 1, true)
-	e.startXlbd(e.topo.LBs[0], e.config("xlb.toml"))
+	e := newEnv(t, 1, false)
+	e.startXlbd(0, e.config("xlb.toml"))
 	e.waitUp(10 * time.Second)
 	first, err := get(e.topo.Client, vipURL)
 	if err != nil {
@@ -146,9 +147,9 @@ func stream(e *env, n int, every time.Duration) (int64, error) {
 // xlbd upgrade (SIGUSR2, then a new xlbd adopts the pinned dataplane) and
 // a crash (SIGKILL, then a restart).
 func TestRestartKeepsTransfers(t *testing.T) {
-	e := newEnv(t, 1, true)
+	e := newEnv(t, 1, false)
 	cfg := e.config("xlb.toml")
-	x := e.startXlbd(e.topo.LBs[0], cfg)
+	x := e.startXlbd(0, cfg)
 	e.waitUp(10 * time.Second)
 
 	const chunks = 40
@@ -167,17 +168,17 @@ func TestRestartKeepsTransfers(t *testing.T) {
 	if err := x.wait(10 * time.Second); err != nil {
 		t.Fatalf("xlbd exit after SIGUSR2: %v", err)
 	}
-	if _, err := os.Stat(e.pins + "/conntrack"); err != nil {
+	if _, err := os.Stat(e.pins[0] + "/conntrack"); err != nil {
 		t.Fatalf("pinned conntrack gone after SIGUSR2: %v", err)
 	}
 	time.Sleep(300 * time.Millisecond) // forwarding with no daemon at all
-	x = e.startXlbd(e.topo.LBs[0], cfg)
+	x = e.startXlbd(0, cfg)
 	time.Sleep(500 * time.Millisecond)
 
 	x.cmd.Process.Kill()
 	x.wait(10 * time.Second)
 	time.Sleep(300 * time.Millisecond)
-	e.startXlbd(e.topo.LBs[0], cfg)
+	e.startXlbd(0, cfg)
 
 	r := <-res
 	if r.err != nil || r.n != chunks*64<<10 {
@@ -191,9 +192,9 @@ func TestRestartKeepsTransfers(t *testing.T) {
 // TestRejectedReloadChangesNothing: a configuration with an error is
 // refused on SIGHUP and through the API; the running services stay.
 func TestRejectedReloadChangesNothing(t *testing.T) {
-	e := newEnv(t, 1, true)
+	e := newEnv(t, 1, false)
 	cfg := e.config("xlb.toml", `persistence_timeout = "50s"`, `persistence_timeout = 0`)
-	x := e.startXlbd(e.topo.LBs[0], cfg)
+	x := e.startXlbd(0, cfg)
 	e.waitUp(10 * time.Second)
 	before := e.status()
 	good, _ := os.ReadFile(cfg)
@@ -206,7 +207,7 @@ func TestRejectedReloadChangesNothing(t *testing.T) {
 	if !strings.Contains(x.logs.String(), "lb_algo_typo") {
 		t.Errorf("rejection does not name the key:\n%s", lines(x.logs.String(), "reload"))
 	}
-	err := api.NewClient(e.sock).Do(context.Background(), "POST", api.PathReload, nil, nil, nil)
+	err := api.NewClient(e.sock[0]).Do(context.Background(), "POST", api.PathReload, nil, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), ":") {
 		t.Errorf("API reload of a bad file: %v", err)
 	}
@@ -235,7 +236,7 @@ func TestRejectedReloadChangesNothing(t *testing.T) {
 			t.Fatal("test config has no web2 weight line to change")
 		}
 		os.WriteFile(cfg, []byte(ok), 0o600)
-		if err := api.NewClient(e.sock).Do(context.Background(), "POST", api.PathReload, nil, nil, nil); err != nil {
+		if err := api.NewClient(e.sock[0]).Do(context.Background(), "POST", api.PathReload, nil, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(300 * time.Millisecond)
@@ -260,8 +261,9 @@ func realsOf(st api.Status) []string {
 // TestMasqueradeTakesTheFarmOut: a web server reaches the router through
 // the director's masquerade and is seen with the director's address.
 func TestMasqueradeTakesTheFarmOut(t *testing.T) {
-	e := newEnv(t, 1, true)
-	e.startXlbd(e.topo.LBs[0], e.config("xlb.toml"))
+	e := newEnv(t, 1, false)
+	e.startXlbd(0, e.config("xlb.toml"))
+	e.waitUp(10 * time.Second)
 	body, err := get(e.topo.Webs[0], "http://"+lab.InetAddr+":8080/")
 	if err != nil {
 		t.Fatal(err)
@@ -274,8 +276,8 @@ func TestMasqueradeTakesTheFarmOut(t *testing.T) {
 // TestCleanStop: SIGTERM removes the XDP program, the pins and the
 // gateway table.
 func TestCleanStop(t *testing.T) {
-	e := newEnv(t, 1, true)
-	x := e.startXlbd(e.topo.LBs[0], e.config("xlb.toml"))
+	e := newEnv(t, 1, false)
+	x := e.startXlbd(0, e.config("xlb.toml"))
 	lb := e.topo.LBs[0]
 	if l, _ := lb.Netlink().LinkByName("eth0"); l.Attrs().Xdp == nil || !l.Attrs().Xdp.Attached {
 		t.Fatal("no XDP program on eth0 while running")
@@ -293,7 +295,7 @@ func TestCleanStop(t *testing.T) {
 			t.Errorf("XDP still on %s", ifn)
 		}
 	}
-	if _, err := os.Stat(e.pins); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(e.pins[0]); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("pin dir still there: %v", err)
 	}
 	out, err := lb.Command(context.Background(), "nft", "list", "table", "inet", "xlb").CombinedOutput()

@@ -60,8 +60,9 @@ type env struct {
 	topo *lab.Topology
 	srv  *lab.Servers
 	dir  string
-	pins string
-	sock string
+	// per director: pin directory and control socket
+	pins []string
+	sock []string
 }
 
 // newEnv builds the lab with one or two directors and starts the
@@ -84,9 +85,12 @@ func newEnv(t *testing.T, lbs int, staticVIPs bool, slowness ...float64) *env {
 		}
 	})
 	e := &env{t: t, topo: topo, dir: t.TempDir()}
-	e.pins = filepath.Join("/sys/fs/bpf", lab.UniqueName("xlbt-"))
-	e.sock = filepath.Join(e.dir, "xlbd.sock")
-	t.Cleanup(func() { os.RemoveAll(e.pins) })
+	for i := range lbs {
+		pins := filepath.Join("/sys/fs/bpf", lab.UniqueName("xlbt-"))
+		e.pins = append(e.pins, pins)
+		e.sock = append(e.sock, filepath.Join(e.dir, fmt.Sprintf("lb%d.sock", i+1)))
+		t.Cleanup(func() { os.RemoveAll(pins) })
+	}
 	srv := &lab.Servers{}
 	e.srv = srv
 	t.Cleanup(func() { srv.Close() })
@@ -118,18 +122,25 @@ func get(ns *lab.NS, url string) (string, error) {
 	return string(b), err
 }
 
-// config renders the lab configuration for this env: the shipped
-// tools/lab/xlb.toml with this run's pin directory and socket, and the
-// replacements given (old, new pairs).
+// config renders lb1's configuration; see configFor.
 func (e *env) config(name string, replace ...string) string {
+	e.t.Helper()
+	return e.configFor(0, name, replace...)
+}
+
+// configFor renders director i's configuration for this env: the shipped
+// tools/lab/xlb.toml with this run's pin directory and socket, lb2's state
+// and priority (BACKUP, 150, as the seed says), and the replacements
+// given (old, new pairs).
+func (e *env) configFor(i int, name string, replace ...string) string {
 	e.t.Helper()
 	b, err := os.ReadFile("../../tools/lab/xlb.toml")
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	s := strings.NewReplacer(
-		`bpffs = "/sys/fs/bpf/xlb"`, fmt.Sprintf("bpffs = %q", e.pins),
-		`control_socket = "/run/xlb/xlbd.sock"`, fmt.Sprintf("control_socket = %q", e.sock),
+		`bpffs = "/sys/fs/bpf/xlb"`, fmt.Sprintf("bpffs = %q", e.pins[i]),
+		`control_socket = "/run/xlb/xlbd.sock"`, fmt.Sprintf("control_socket = %q", e.sock[i]),
 		// Health checks at a lab's pace.
 		`delay_loop = "30s"`, `delay_loop = "1s"`,
 		`connect_timeout = "20s"`, `connect_timeout = "1s"`,
@@ -137,6 +148,9 @@ func (e *env) config(name string, replace ...string) string {
 		"retry = 10 ", "retry = 1 ",
 		"retry = 10\n", "retry = 1\n",
 	).Replace(string(b))
+	if i == 1 {
+		s = strings.NewReplacer(`state = "MASTER"`, `state = "BACKUP"`, "priority = 200", "priority = 150").Replace(s)
+	}
 	s = strings.NewReplacer(replace...).Replace(s)
 	p := filepath.Join(e.dir, name)
 	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
@@ -171,10 +185,11 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startXlbd runs xlbd in ns with the configuration file and waits until
-// its control API answers.
-func (e *env) startXlbd(ns *lab.NS, config string, args ...string) *xlbd {
+// startXlbd runs xlbd on director i with the configuration file and
+// waits until its control API answers.
+func (e *env) startXlbd(i int, config string, args ...string) *xlbd {
 	e.t.Helper()
+	ns := e.topo.LBs[i]
 	x := &xlbd{t: e.t, logs: &syncBuffer{}, done: make(chan struct{})}
 	x.cmd = ns.Command(context.Background(), xlbdPath, append([]string{"--config", config, "--log-format", "text"}, args...)...)
 	x.cmd.Stdout, x.cmd.Stderr = x.logs, x.logs
@@ -194,7 +209,7 @@ func (e *env) startXlbd(ns *lab.NS, config string, args ...string) *xlbd {
 			e.t.Logf("xlbd logs:\n%s", x.logs)
 		}
 	})
-	c := api.NewClient(e.sock)
+	c := api.NewClient(e.sock[i])
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		var st api.Status
@@ -245,16 +260,46 @@ func (x *xlbd) waitLog(s string, timeout time.Duration) {
 
 func (e *env) status() api.Status {
 	e.t.Helper()
+	return e.statusOf(0)
+}
+
+// statusOf is director i's status.
+func (e *env) statusOf(i int) api.Status {
+	e.t.Helper()
 	var st api.Status
-	if err := api.NewClient(e.sock).Do(context.Background(), "GET", api.PathStatus, nil, nil, &st); err != nil {
+	if err := api.NewClient(e.sock[i]).Do(context.Background(), "GET", api.PathStatus, nil, nil, &st); err != nil {
 		e.t.Fatal(err)
 	}
 	return st
 }
 
-// waitUp waits until every real of every service is up.
+// waitVRRP waits until every VRRP instance of director i is in state.
+func (e *env) waitVRRP(i int, state string, timeout time.Duration) time.Duration {
+	e.t.Helper()
+	start := time.Now()
+	for {
+		st := e.statusOf(i)
+		ok := len(st.VRRP) > 0
+		for _, v := range st.VRRP {
+			ok = ok && v.State == state
+		}
+		if ok {
+			return time.Since(start)
+		}
+		if time.Since(start) > timeout {
+			e.t.Fatalf("lb%d not %s after %s: %+v", i+1, state, timeout, st.VRRP)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitUp waits until lb1 is VRRP master and every real of every service
+// is up.
 func (e *env) waitUp(timeout time.Duration) {
 	e.t.Helper()
+	if len(e.statusOf(0).VRRP) > 0 {
+		e.waitVRRP(0, "MASTER", timeout)
+	}
 	deadline := time.Now().Add(timeout)
 	for {
 		st := e.status()

@@ -16,11 +16,11 @@ import (
 // ones complete; web1 recovering gets connections again; with both down the
 // sorry server answers.
 func TestHealthChecksMoveTraffic(t *testing.T) {
-	e := newEnv(t, 1, true)
+	e := newEnv(t, 1, false)
 	// A sorry server on the farm, 192.0.2.150.
 	testutil.Must(t, e.topo.Webs[1].AddAddr("eth0", "192.0.2.150/24"))
 	testutil.Must(t, e.srv.ServeWeb(e.topo.Webs[1], "sorry", "192.0.2.150"))
-	e.startXlbd(e.topo.LBs[0], e.config("xlb.toml",
+	e.startXlbd(0, e.config("xlb.toml",
 		`persistence_timeout = "50s"`, `persistence_timeout = 0`,
 		"port = 80\nprotocol = \"TCP\"", "port = 80\nprotocol = \"TCP\"\nsorry_server = \"192.0.2.150:80\""))
 	e.waitUp(10 * time.Second)

@@ -17,13 +17,13 @@ import (
 )
 
 func (e *env) xlbctl(ctx context.Context, args ...string) *exec.Cmd {
-	return exec.CommandContext(ctx, xlbctlPath, append([]string{"--socket", e.sock}, args...)...)
+	return exec.CommandContext(ctx, xlbctlPath, append([]string{"--socket", e.sock[0]}, args...)...)
 }
 
 // metric reads one sample from xlbd's /metrics.
 func (e *env) metric(t *testing.T, name string, labels map[string]string) float64 {
 	t.Helper()
-	c := &http.Client{Transport: &http.Transport{DialContext: unixDialer(e.sock)}}
+	c := &http.Client{Transport: &http.Transport{DialContext: unixDialer(e.sock[0])}}
 	resp, err := c.Get("http://xlbd/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -58,8 +58,8 @@ next:
 // after the command returns no new connection lands on it, no established
 // one is reset, and --wait returns when the long ones have ended.
 func TestDrainLive(t *testing.T) {
-	e := newEnv(t, 1, true)
-	e.startXlbd(e.topo.LBs[0], e.config("xlb.toml", `persistence_timeout = "50s"`, `persistence_timeout = 0`))
+	e := newEnv(t, 1, false)
+	e.startXlbd(0, e.config("xlb.toml", `persistence_timeout = "50s"`, `persistence_timeout = 0`))
 	e.waitUp(10 * time.Second)
 	web1 := lab.WebAddrs[0] + ":80"
 	svc := lab.VIP + ":80"

@@ -44,17 +44,20 @@ func (b *Builder) plan(dst []int32, algo Algo, reals []Real, expected, establish
 		h.h[i], h.pos[i] = int32(i), int32(i)
 	}
 	h.init()
+	depart := b.departures(reals)
 	if establish == 0 { // established before the next pick: +256 at once
 		for range k {
 			top := h.h[0]
 			dst = append(dst, int32(reals[b.avail[top]].ID))
 			h.o[top].overhead = satAdd(h.o[top].overhead, 256)
 			h.down(0)
+			depart.step(&h)
 		}
 		b.heap, b.pos = h.h, h.pos
 		return dst, nil
 	}
 	for j := range k {
+		depart.step(&h)
 		if e := j - establish - 1; e >= 0 && establish < k {
 			// Pick e's handshake has completed: inactive → active.
 			p := h.pos[b.picked[e]]
@@ -71,6 +74,58 @@ func (b *Builder) plan(dst []int32, algo Algo, reals []Real, expected, establish
 	}
 	b.heap, b.pos = h.h, h.pos
 	return dst, nil
+}
+
+// departing accounts the connections expected to end while a plan is
+// consumed: per pick, each real's share of an ending, accumulated until a
+// whole connection turns from active to inactive (overhead - 255).
+type departing struct {
+	on   bool
+	rate []float64 // per position in the heap's order
+	acc  []float64
+	left []uint64 // active connections that can still end
+}
+
+// departures prepares the accounting, in the Builder's memory; without
+// departures it is a no-op.
+func (b *Builder) departures(reals []Real) *departing {
+	d := &b.dep
+	d.on = false
+	for _, i := range b.avail {
+		if reals[i].Departures > 0 {
+			d.on = true
+		}
+	}
+	if !d.on {
+		return d
+	}
+	m := len(b.avail)
+	d.rate, d.acc, d.left = grow(d.rate, m), grow(d.acc, m), grow(d.left, m)
+	for k, j := range b.avail {
+		d.rate[k], d.acc[k], d.left[k] = reals[j].Departures, 0, reals[j].Active
+	}
+	return d
+}
+
+func (d *departing) step(h *lcHeap) {
+	if !d.on {
+		return
+	}
+	changed := false
+	for k := range d.rate {
+		d.acc[k] += d.rate[k]
+		for d.acc[k] >= 1 && d.left[k] > 0 {
+			d.acc[k]--
+			d.left[k]--
+			if h.o[k].overhead >= 255 {
+				h.o[k].overhead -= 255
+			}
+			changed = true
+		}
+	}
+	if changed {
+		h.init()
+	}
 }
 
 func satAdd(a, b uint64) uint64 {

@@ -21,6 +21,13 @@ type Real struct {
 	// Active and Inactive are the real's current connection counts as the
 	// dataplane keeps them (IPVS activeconns/inactconns); lc and wlc use them.
 	Active, Inactive uint64
+	// Departures is how many of the real's active connections are expected
+	// to end for each new connection the service receives (its recent
+	// ending rate over the service's arrival rate). An lc/wlc plan moves
+	// that many from active to inactive between its picks, so a real whose
+	// connections are short wins its picks back within the tick, as IPVS,
+	// which sees every end at once, would give them. 0: no ends foreseen.
+	Departures float64
 }
 
 // Table is a complete selection table for one virtual service.
@@ -140,6 +147,7 @@ type Builder struct {
 	picked []int32   // plan so far as positions in avail (lc/wlc)
 	n      []int64   // per available real: picks so far (wrr)
 	cost   []lcState // lc/wlc state
+	dep    departing // lc/wlc expected connection ends
 	mh     []mhState // mh permutation state
 	ids    []uint64  // bitset of seen IDs, all zero between builds
 	seen   map[int]struct{}

@@ -1,0 +1,306 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/xlb/xlb/internal/api"
+	"github.com/xlb/xlb/internal/config"
+	"github.com/xlb/xlb/internal/notify"
+	"github.com/xlb/xlb/vrrp"
+)
+
+// vrrpConfig translates the configuration's instances and sync groups.
+func vrrpConfig(cfg *config.Config) vrrp.Config {
+	var vc vrrp.Config
+	for _, in := range cfg.VRRPInstances {
+		ic := vrrp.InstanceConfig{
+			Name:                    in.Name,
+			Interface:               in.Interface,
+			VRID:                    uint8(in.VirtualRouterID),
+			Priority:                uint8(in.Priority),
+			AdvertInt:               in.AdvertInt.Duration,
+			Version:                 in.Version,
+			InitialState:            vrrp.StateBackup,
+			UnicastSrc:              in.UnicastSrcIP,
+			UnicastPeers:            in.UnicastPeer,
+			Preempt:                 !in.NoPreempt,
+			PreemptDelay:            in.PreemptDelay.Duration,
+			Accept:                  in.Accept,
+			GARPMasterDelay:         in.GARPMasterDelay.Duration,
+			GARPMasterRepeat:        in.GARPMasterRepeat,
+			GARPMasterRefresh:       in.GARPMasterRefresh.Duration,
+			GARPMasterRefreshRepeat: in.GARPMasterRefreshRepeat,
+		}
+		if strings.EqualFold(in.State, "MASTER") {
+			ic.InitialState = vrrp.StateMaster
+		}
+		if strings.EqualFold(in.Authentication.AuthType, "PASS") {
+			ic.AuthPass = in.Authentication.AuthPass
+		}
+		for _, v := range in.VirtualIPAddress {
+			ic.VIPs = append(ic.VIPs, vrrpVIP(v))
+		}
+		for _, v := range in.VirtualIPAddressExcluded {
+			ic.ExcludedVIPs = append(ic.ExcludedVIPs, vrrpVIP(v))
+		}
+		for _, t := range in.TrackInterface {
+			ic.TrackInterfaces = append(ic.TrackInterfaces, vrrp.Track{Name: t.Name, Weight: t.Weight})
+		}
+		vc.Instances = append(vc.Instances, ic)
+	}
+	for _, g := range cfg.VRRPSyncGroups {
+		vc.SyncGroups = append(vc.SyncGroups, vrrp.SyncGroup{Name: g.Name, Instances: g.Group})
+	}
+	return vc
+}
+
+func vrrpVIP(v config.VIP) vrrp.VIP {
+	return vrrp.VIP{Prefix: v.Prefix, Dev: v.Dev, Label: v.Label, Scope: v.Scope, Broadcast: v.Broadcast}
+}
+
+// vrrpPart is what a reload compares to decide whether VRRP restarts.
+type vrrpPart struct {
+	Instances  []config.VRRPInstance
+	SyncGroups []config.VRRPSyncGroup
+	Scripts    []config.VRRPScript
+}
+
+func vrrpPartOf(cfg *config.Config) vrrpPart {
+	return vrrpPart{cfg.VRRPInstances, cfg.VRRPSyncGroups, cfg.VRRPScripts}
+}
+
+// vrrpRunner runs the VRRP node of the current configuration and its
+// track scripts, and restarts them when a reload changes them.
+type vrrpRunner struct {
+	d *Daemon
+
+	mu     sync.Mutex // guards what follows
+	part   vrrpPart
+	node   *vrrp.Node
+	cancel context.CancelFunc
+	done   chan struct{}
+	states map[string]vrrp.State // instance -> state
+}
+
+// start runs a node for cfg (if it has instances) under ctx.
+func (r *vrrpRunner) start(ctx context.Context, cfg *config.Config) error {
+	part := vrrpPartOf(cfg)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.part = part
+	r.states = map[string]vrrp.State{}
+	if len(cfg.VRRPInstances) == 0 {
+		return nil
+	}
+	vc := vrrpConfig(cfg)
+	vc.OnState = func(name string, from, to vrrp.State) { r.d.onVRRPState(cfg, name, from, to) }
+	vc.OnGroupState = func(name string, from, to vrrp.State) { r.d.onVRRPGroupState(cfg, name, from, to) }
+	node, err := vrrp.New(vc, r.d.logger.With("component", "vrrp"))
+	if err != nil {
+		return err
+	}
+	nctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	r.node, r.cancel, r.done = node, cancel, done
+	go func() {
+		defer close(done)
+		if err := node.Run(nctx); err != nil {
+			r.d.logger.Error("vrrp stopped", "err", err)
+		}
+	}()
+	for _, sc := range cfg.VRRPScripts {
+		go r.runScript(nctx, node, cfg, sc)
+	}
+	return nil
+}
+
+// stop hands over (priority 0) and removes the VIPs.
+func (r *vrrpRunner) stop() {
+	r.mu.Lock()
+	cancel, done := r.cancel, r.done
+	r.node, r.cancel, r.done = nil, nil, nil
+	r.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+}
+
+// reload restarts VRRP if its part of the configuration changed.
+func (r *vrrpRunner) reload(ctx context.Context, cfg *config.Config) error {
+	r.mu.Lock()
+	same := reflect.DeepEqual(r.part, vrrpPartOf(cfg))
+	r.mu.Unlock()
+	if same {
+		return nil
+	}
+	if err := vrrpConfig(cfg).Validate(); err != nil {
+		return err
+	}
+	r.d.logger.Info("vrrp configuration changed: restarting vrrp")
+	r.stop()
+	return r.start(ctx, cfg)
+}
+
+func (r *vrrpRunner) status() []api.Instance {
+	r.mu.Lock()
+	node := r.node
+	r.mu.Unlock()
+	if node == nil {
+		return nil
+	}
+	var out []api.Instance
+	for _, in := range node.Status().Instances {
+		ai := api.Instance{Name: in.Name, State: in.State.String(), Priority: int(in.Priority)}
+		if in.MasterAddr.IsValid() {
+			ai.Master = in.MasterAddr.String()
+		}
+		out = append(out, ai)
+	}
+	return out
+}
+
+// runScript runs a vrrp_script every interval and tells the instances
+// that track it, after rise successes or fall failures in a row.
+func (r *vrrpRunner) runScript(ctx context.Context, node *vrrp.Node, cfg *config.Config, sc config.VRRPScript) {
+	cmd, err := notify.Script{Line: sc.Script, User: sc.User, Timeout: sc.Timeout.Duration}.Compile()
+	if err != nil {
+		r.d.logger.Error("vrrp_script", "script", sc.Name, "err", err)
+		return
+	}
+	type tracker struct {
+		instance string
+		weight   int
+	}
+	var trackers []tracker
+	for _, in := range cfg.VRRPInstances {
+		for _, ts := range in.TrackScript {
+			if ts.Name == sc.Name {
+				trackers = append(trackers, tracker{in.Name, ts.Weight})
+			}
+		}
+	}
+	if len(trackers) == 0 {
+		return
+	}
+	// The first result is reported at once; after that a change needs
+	// rise successes or fall failures in a row.
+	ok, known, streak := false, false, 0
+	for {
+		err := cmd.RunChecked(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		pass := err == nil
+		if known && pass == ok {
+			streak = 0
+		} else {
+			streak++
+		}
+		need := sc.Rise
+		if ok {
+			need = sc.Fall
+		}
+		if !known || streak >= need {
+			ok, known, streak = pass, true, 0
+			r.d.logger.Info("vrrp_script state", "script", sc.Name, "ok", ok, "err", err)
+			for _, t := range trackers {
+				if err := node.SetTrackScript(t.instance, sc.Name, ok, t.weight); err != nil {
+					r.d.logger.Warn("track_script", "script", sc.Name, "instance", t.instance, "err", err)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(sc.Interval.Duration):
+		}
+	}
+}
+
+// onVRRPState follows an instance's state: the dataplane's role, then
+// the operator's notify scripts and mail (never blocking VRRP).
+func (d *Daemon) onVRRPState(cfg *config.Config, name string, from, to vrrp.State) {
+	d.logger.Info("vrrp instance state", "instance", name, "from", from.String(), "to", to.String())
+	d.vrrp.mu.Lock()
+	d.vrrp.states[name] = to
+	d.vrrp.mu.Unlock()
+	for _, in := range cfg.VRRPInstances {
+		if in.Name == name {
+			d.notifyState(cfg, "INSTANCE", name, to, in.Priority, in.NotifyScripts)
+		}
+	}
+}
+
+func (d *Daemon) onVRRPGroupState(cfg *config.Config, name string, from, to vrrp.State) {
+	d.logger.Info("vrrp sync group state", "group", name, "from", from.String(), "to", to.String())
+	for _, g := range cfg.VRRPSyncGroups {
+		if g.Name == name {
+			d.notifyState(cfg, "GROUP", name, to, 0, g.NotifyScripts)
+		}
+	}
+}
+
+// isMaster reports whether this director is master: of every instance
+// when VRRP runs, or always without VRRP.
+func (d *Daemon) isMaster() bool {
+	d.vrrp.mu.Lock()
+	defer d.vrrp.mu.Unlock()
+	if len(d.vrrp.part.Instances) == 0 {
+		return true
+	}
+	for _, in := range d.vrrp.part.Instances {
+		if d.vrrp.states[in.Name] != vrrp.StateMaster {
+			return false
+		}
+	}
+	return true
+}
+
+// notifyState runs keepalived's notify_* scripts and smtp_alert.
+func (d *Daemon) notifyState(cfg *config.Config, kind, name string, to vrrp.State, prio int, ns config.NotifyScripts) {
+	state := strings.ToUpper(to.String())
+	var script string
+	switch to {
+	case vrrp.StateMaster:
+		script = ns.NotifyMaster
+	case vrrp.StateBackup:
+		script = ns.NotifyBackup
+	case vrrp.StateFault:
+		script = ns.NotifyFault
+	case vrrp.StateInit:
+		script, state = ns.NotifyStop, "STOP"
+	}
+	run := func(line string, args ...string) {
+		if line == "" {
+			return
+		}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), notify.DefaultTimeout)
+			defer cancel()
+			if err := notify.RunScript(ctx, line, args...); err != nil {
+				d.logger.Warn("notify script failed", "script", line, "err", err)
+			}
+		}()
+	}
+	run(script)
+	run(ns.Notify, kind, name, state, strconv.Itoa(prio))
+	if ns.SMTPAlert {
+		if m := mailer(cfg); m != nil {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				subj := fmt.Sprintf("[%s] VRRP %s %s is now %s", cfg.Global.RouterID, strings.ToLower(kind), name, state)
+				if err := m.Send(ctx, subj, subj+"\n"); err != nil {
+					d.logger.Warn("smtp alert failed", "err", err)
+				}
+			}()
+		}
+	}
+}
