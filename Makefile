@@ -45,7 +45,7 @@ demo:
 
 ## bench: benchmarks (root); results go to BENCHMARKS.md by hand
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchtime 2000000x ./loader/
+	$(GO) run ./tools/bench -write BENCHMARKS.md
 
 clean:
 	rm -rf bin/
