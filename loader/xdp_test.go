@@ -233,7 +233,7 @@ func TestForwardAndReverse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cc[web1] != (ConnCounts{Active: 1}) || cc[web2] != (ConnCounts{}) {
+		if cc[web1].Active != 1 || cc[web1].Inactive != 0 || cc[web2] != (ConnCounts{}) {
 			t.Errorf("real conns %+v", cc)
 		}
 	})
@@ -254,7 +254,7 @@ func TestForwardAndReverse(t *testing.T) {
 			t.Errorf("state %s, want FIN_WAIT", c.State)
 		}
 		cc, _ := f.dp.RealConns(svc)
-		if cc[web1] != (ConnCounts{Inactive: 1}) {
+		if cc[web1] != (ConnCounts{Inactive: 1, Ended: 1}) {
 			t.Errorf("web1 conns %+v, want 1 inactive", cc[web1])
 		}
 	})

@@ -48,6 +48,7 @@ func commands() []*cli.Command {
 			},
 		},
 	}
+	cmds = append(cmds, importCommand)
 	cmds = append(cmds, extraCommands...)
 	for _, cmd := range cmds {
 		if cmd.OnUsageError == nil {

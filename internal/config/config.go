@@ -503,7 +503,8 @@ type CheckConnect struct {
 	Retry int `toml:"retry" alias:"nb_get_retry"`
 	// DelayBeforeRetry between attempts. Default 1s.
 	DelayBeforeRetry Duration `toml:"delay_before_retry"`
-	// Warmup delays the first check by a random time up to this; 0 = none.
+	// Warmup delays the first check by a random time up to this; 0 means
+	// up to delay_loop, as keepalived spreads its checkers.
 	Warmup Duration `toml:"warmup"`
 }
 
@@ -577,6 +578,7 @@ type MiscCheck struct {
 	User string `toml:"user"`
 	// Shell runs MiscPath with /bin/sh -c; false splits it into argv.
 	Shell bool `toml:"shell"`
-	// Warmup delays the first check by a random time up to this.
+	// Warmup delays the first check by a random time up to this; 0 means
+	// up to delay_loop.
 	Warmup Duration `toml:"warmup"`
 }

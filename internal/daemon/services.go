@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/xlb/xlb/healthd"
 	"github.com/xlb/xlb/internal/config"
@@ -288,7 +287,7 @@ func healthServices(cfg *config.Config) ([]healthd.VirtualServer, error) {
 					MiscDynamic: c.MiscDynamic,
 					User:        c.User,
 					Shell:       c.Shell,
-					Warmup:      warmup(c.Warmup.Duration),
+					Warmup:      c.Warmup.Duration,
 				})
 			}
 			hv.Reals = append(hv.Reals, hr)
@@ -301,15 +300,6 @@ func healthServices(cfg *config.Config) ([]healthd.VirtualServer, error) {
 	return out, nil
 }
 
-// warmup maps the config's warmup (0 = none) to healthd's (negative =
-// none, 0 = spread over the delay loop as keepalived does by default).
-func warmup(d time.Duration) time.Duration {
-	if d == 0 {
-		return 0
-	}
-	return d
-}
-
 func connect(hc *healthd.Check, c config.CheckConnect) {
 	hc.ConnectIP = c.ConnectIP
 	hc.ConnectPort = uint16(c.ConnectPort)
@@ -318,7 +308,7 @@ func connect(hc *healthd.Check, c config.CheckConnect) {
 	hc.ConnectTimeout = c.ConnectTimeout.Duration
 	hc.Retry = c.Retry
 	hc.DelayBeforeRetry = c.DelayBeforeRetry.Duration
-	hc.Warmup = warmup(c.Warmup.Duration)
+	hc.Warmup = c.Warmup.Duration
 }
 
 func httpCheck(t healthd.CheckType, c config.HTTPGet, vs config.VirtualServer) healthd.Check {
