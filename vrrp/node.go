@@ -1,6 +1,7 @@
 package vrrp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -530,25 +531,12 @@ func (n *Node) applyScripts(rs *runState) {
 	}
 	n.mu.Unlock()
 	slices.SortFunc(changed, func(a, b scriptKey) int {
-		if a.instance != b.instance {
-			return cmpString(a.instance, b.instance)
-		}
-		return cmpString(a.name, b.name)
+		return cmp.Or(cmp.Compare(a.instance, b.instance), cmp.Compare(a.name, b.name))
 	})
 	for _, k := range changed {
 		v := rs.scripts[k]
 		n.exec(rs, n.m.Handle(Event{Kind: EventScript, Instance: k.instance, Name: k.name, Up: v.ok, Weight: v.weight}, n.now()))
 	}
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // receive validates one packet, counts it, and feeds it to the machine.
