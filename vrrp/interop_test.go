@@ -67,10 +67,16 @@ func TestInteropXLBMasterKeepalivedBackup(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLAN(t)
 			start := time.Now()
-			x := startXLB(t, l.a, xlbInstance(200, append(tc.mod, func(c *vrrp.InstanceConfig) { c.InitialState = vrrp.StateMaster })...))
+			x := startXLB(t, l.a, xlbInstance(200, append(tc.mod, func(c *vrrp.InstanceConfig) {
+				c.InitialState, c.GARPMasterDelay = vrrp.StateMaster, 500*time.Millisecond
+			})...))
 			waitAddr(t, l.a, vipAddr, true, 3*time.Second)
-			// The new master announces the VIP: five gratuitous ARPs.
-			l.waitAnnounced(t, vipAddr, macOf(t, l.a, "eth0"), start, 5)
+			// The new master announces the VIP: five gratuitous ARPs at
+			// once, five more after garp_master_delay.
+			mac := macOf(t, l.a, "eth0")
+			l.waitAnnounced(t, vipAddr, mac, start, 5)
+			time.Sleep(600 * time.Millisecond)
+			l.waitAnnounced(t, vipAddr, mac, start, 10)
 			ka := startKeepalived(t, l.b, tc.ka)
 			ka.waitLog(t, "Entering BACKUP STATE", 5*time.Second)
 			holdAddr(t, l.b, vipAddr, false, tc.hold)
