@@ -280,12 +280,14 @@ func TestInteropIPv6(t *testing.T) {
 	t.Logf("ipv6 v3 100ms: priority 0 handover keepalived -> xlb took %v", up.Sub(last.at))
 	// The new master announces the VIP with unsolicited neighbour advertisements.
 	l.waitAnnounced(t, vip6.Addr(), macOf(t, l.a, "eth0"), last.at, 5)
-	// And back: keepalived (200) returns and preempts xlb.
+	// keepalived returns with a lower priority: it accepts xlb's IPv6
+	// advertisements and stays backup.
+	ka.State, ka.Priority = "BACKUP", 50
 	k = startKeepalived(t, l.b, ka)
-	waitAddr(t, l.b, vip6.Addr(), true, 3*time.Second)
-	waitAddr(t, l.a, vip6.Addr(), false, 2*time.Second)
-	if got := x.status(t).Counters.TxAdverts; got < 2 {
-		t.Fatalf("xlb sent %d IPv6 advertisements", got)
+	k.waitLog(t, "Entering BACKUP STATE", 3*time.Second)
+	holdAddr(t, l.b, vip6.Addr(), false, time.Second)
+	if st := x.status(t); st.State != vrrp.StateMaster || st.Counters.TxAdverts < 10 {
+		t.Fatalf("xlb: %+v", st)
 	}
 }
 
