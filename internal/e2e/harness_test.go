@@ -149,7 +149,7 @@ func (e *env) configFor(i int, name string, replace ...string) string {
 		"retry = 10\n", "retry = 1\n",
 	).Replace(string(b))
 	if i == 1 {
-		s = strings.NewReplacer(`state = "MASTER"`, `state = "BACKUP"`, "priority = 200", "priority = 150").Replace(s)
+		s = strings.NewReplacer(`state = "MASTER"`, `state = "BACKUP"`, "priority = 200", "priority = 150", `router_id = "LVS_MASTER"`, `router_id = "LVS_BACKUP"`).Replace(s)
 	}
 	s = strings.NewReplacer(replace...).Replace(s)
 	p := filepath.Join(e.dir, name)

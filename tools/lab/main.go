@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/xlb/xlb/internal/api"
 	"github.com/xlb/xlb/internal/lab"
 	"net/netip"
 )
@@ -30,10 +31,12 @@ import (
 //go:embed xlb.toml
 var labConfig string
 
-const (
-	prefix = "xlb-"
-	pins   = "/sys/fs/bpf/xlb-demo"
-	sock   = "/run/xlb/demo.sock"
+const prefix = "xlb-"
+
+// Per director: pin directory and control socket.
+var (
+	pins  = []string{"/sys/fs/bpf/xlb-demo-lb1", "/sys/fs/bpf/xlb-demo-lb2"}
+	socks = []string{"/run/xlb/demo-lb1.sock", "/run/xlb/demo-lb2.sock"}
 )
 
 func main() {
@@ -75,10 +78,12 @@ func down() error {
 			}
 		}
 	}
-	if err := os.RemoveAll(pins); err != nil {
-		errs = append(errs, err)
+	for i := range pins {
+		if err := os.RemoveAll(pins[i]); err != nil {
+			errs = append(errs, err)
+		}
+		os.Remove(socks[i])
 	}
-	os.Remove(sock)
 	return errors.Join(errs...)
 }
 
@@ -93,8 +98,8 @@ func demo(bin string) (err error) {
 			return fmt.Errorf("%s: %w (run `make build` first)", b, err)
 		}
 	}
-	step("building the lab: client 198.51.100.0/24 -- router -- director (VIP %s, farm gateway %s) -- web1, web2", lab.VIP, lab.FarmGateway)
-	topo, err := lab.NewTopology(lab.TopologyOptions{Prefix: prefix, LBs: 1, StaticVIPs: true})
+	step("building the lab: client 198.51.100.0/24 -- router -- directors lb1, lb2 (VIP %s, farm gateway %s) -- web1, web2", lab.VIP, lab.FarmGateway)
+	topo, err := lab.NewTopology(lab.TopologyOptions{Prefix: prefix, LBs: 2})
 	if err != nil {
 		return fmt.Errorf("%w (a previous demo left its lab? `go run ./tools/lab down`)", err)
 	}
@@ -103,7 +108,9 @@ func demo(bin string) (err error) {
 		if cerr := topo.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
-		os.RemoveAll(pins)
+		for _, p := range pins {
+			os.RemoveAll(p)
+		}
 	}()
 	srv := &lab.Servers{}
 	defer srv.Close()
@@ -127,47 +134,60 @@ func demo(bin string) (err error) {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	cfgPath := filepath.Join(dir, "xlb.toml")
-	cfg := strings.NewReplacer(
-		`bpffs = "/sys/fs/bpf/xlb"`, fmt.Sprintf("bpffs = %q", pins),
-		`control_socket = "/run/xlb/xlbd.sock"`, fmt.Sprintf("control_socket = %q", sock),
-		`delay_loop = "30s"`, `delay_loop = "2s"`,
-	).Replace(labConfig)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+	var cfgs []string
+	for i := range 2 {
+		r := []string{
+			`bpffs = "/sys/fs/bpf/xlb"`, fmt.Sprintf("bpffs = %q", pins[i]),
+			`control_socket = "/run/xlb/xlbd.sock"`, fmt.Sprintf("control_socket = %q", socks[i]),
+			`delay_loop = "30s"`, `delay_loop = "2s"`,
+		}
+		if i == 1 { // lb2: the same file, BACKUP with priority 150, as in the seed
+			r = append(r, `state = "MASTER"`, `state = "BACKUP"`, "priority = 200", "priority = 150", `router_id = "LVS_MASTER"`, `router_id = "LVS_BACKUP"`)
+		}
+		p := filepath.Join(dir, fmt.Sprintf("lb%d.toml", i+1))
+		if err := os.WriteFile(p, []byte(strings.NewReplacer(r...).Replace(labConfig)), 0o600); err != nil {
+			return err
+		}
+		cfgs = append(cfgs, p)
+	}
+
+	step("xlbd check --config lb1.toml  (tools/lab/xlb.toml: the seed's keepalived.conf + iptables.rules in TOML)")
+	if err := run(topo.LBs[0].Command(context.Background(), xlbd, "check", "--config", cfgs[0])); err != nil {
 		return err
 	}
 
-	step("xlbd check --config xlb.toml  (tools/lab/xlb.toml: the seed's keepalived.conf + iptables.rules in TOML)")
-	if err := run(topo.LBs[0].Command(context.Background(), xlbd, "check", "--config", cfgPath)); err != nil {
-		return err
-	}
-
-	step("starting xlbd on the director")
-	logf, err := os.Create(filepath.Join(dir, "xlbd.log"))
-	if err != nil {
-		return err
-	}
-	d := topo.LBs[0].Command(context.Background(), xlbd, "--config", cfgPath, "--log-format", "text")
-	d.Stdout, d.Stderr = logf, logf
-	if err := d.Start(); err != nil {
-		return err
-	}
+	step("starting xlbd on lb1 (VRRP MASTER, priority 200) and lb2 (BACKUP, 150)")
+	var daemons []*exec.Cmd
 	defer func() {
-		d.Process.Signal(syscall.SIGTERM)
-		d.Wait()
-		logf.Close()
-		if err != nil {
-			b, _ := os.ReadFile(logf.Name())
-			fmt.Fprintf(os.Stderr, "xlbd logs:\n%s", b)
+		for i, d := range daemons {
+			d.Process.Signal(syscall.SIGTERM)
+			d.Wait()
+			if err != nil {
+				b, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("lb%d.log", i+1)))
+				fmt.Fprintf(os.Stderr, "lb%d xlbd logs:\n%s", i+1, b)
+			}
 		}
 	}()
-	ctl := func(args ...string) error {
-		return run(exec.Command(xlbctl, append([]string{"--socket", sock}, args...)...))
+	for i := range 2 {
+		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("lb%d.log", i+1)))
+		if err != nil {
+			return err
+		}
+		defer logf.Close()
+		d := topo.LBs[i].Command(context.Background(), xlbd, "--config", cfgs[i], "--log-format", "text")
+		d.Stdout, d.Stderr = logf, logf
+		if err := d.Start(); err != nil {
+			return err
+		}
+		daemons = append(daemons, d)
 	}
-	if err := waitFor(15*time.Second, func() bool { return exec.Command(xlbctl, "--socket", sock, "status").Run() == nil }); err != nil {
-		return fmt.Errorf("xlbd did not come up: %w", err)
+	ctl := func(lb int, args ...string) error {
+		return run(exec.Command(xlbctl, append([]string{"--socket", socks[lb]}, args...)...))
 	}
-	fmt.Println("xlbd is up; health checks (HTTP_GET /icons/unknown.gif, SSL_GET) running")
+	if err := waitFor(20*time.Second, func() bool { return vrrpState(socks[0]) == "MASTER" && vrrpState(socks[1]) == "BACKUP" }); err != nil {
+		return fmt.Errorf("directors did not settle (lb1 %s, lb2 %s): %w", vrrpState(socks[0]), vrrpState(socks[1]), err)
+	}
+	fmt.Println("lb1 is VRRP master of both addresses, lb2 backup; health checks (HTTP_GET, SSL_GET) running")
 	time.Sleep(time.Second)
 
 	step("8 clients (198.51.100.11-18) each GET http://%s/", lab.VIP)
@@ -204,25 +224,71 @@ func demo(bin string) (err error) {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("  the internet host sees the farm as %s (the director's public address)\n", seen)
+	fmt.Printf("  the internet host sees the farm as %s (lb1's public address)\n", seen)
 
-	step("xlbctl status")
-	if err := ctl("status"); err != nil {
+	step("xlbctl status (lb1)")
+	if err := ctl(0, "status"); err != nil {
 		return err
 	}
-	step("xlbctl conns")
-	if err := ctl("conns", "--limit", "5"); err != nil {
+	step("xlbctl conns (lb1)")
+	if err := ctl(0, "conns", "--limit", "5"); err != nil {
 		return err
 	}
-	step("bpftool map dump pinned %s/conntrack  (first entry)", pins)
-	out, err := exec.Command("bpftool", "map", "dump", "pinned", pins+"/conntrack").Output()
+	step("bpftool map dump pinned %s/conntrack  (first entry)", pins[0])
+	out, err := exec.Command("bpftool", "map", "dump", "pinned", pins[0]+"/conntrack").Output()
 	if err != nil {
 		return fmt.Errorf("bpftool: %w", err)
 	}
 	fmt.Println(firstEntry(string(out)))
 
-	step("demo done: xlb balanced real HTTP/HTTPS in XDP, kept persistent clients, masqueraded the farm")
+	step("failover: lb1's links go down; lb2 takes the VIP and the farm's gateway")
+	failed := time.Now()
+	for _, ifn := range []string{"eth0", "eth1"} {
+		if err := topo.LBs[0].Down(ifn); err != nil {
+			return err
+		}
+	}
+	if err := waitFor(10*time.Second, func() bool { return vrrpState(socks[1]) == "MASTER" }); err != nil {
+		return fmt.Errorf("lb2 did not take over: %w", err)
+	}
+	fmt.Printf("  lb2 is master after %s\n", time.Since(failed).Round(10*time.Millisecond))
+	for i := 13; i <= 16; i++ {
+		src := fmt.Sprintf("198.51.100.%d", i)
+		body, err := getFrom(topo.Client, src, "http://"+lab.VIP+"/")
+		if err != nil {
+			return fmt.Errorf("through lb2: %w", err)
+		}
+		fmt.Printf("  client %s -> answered by %s (through lb2)\n", src, body)
+	}
+	seen, err = getFrom(topo.Webs[0], "", "http://"+lab.InetAddr+":8080/")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  the farm now goes out through lb2: the internet host sees %s\n", seen)
+	step("xlbctl status (lb2)")
+	if err := ctl(1, "status"); err != nil {
+		return err
+	}
+
+	step("demo done: xlb balanced real HTTP/HTTPS in XDP, kept persistent clients, masqueraded the farm, and failed over")
 	return nil
+}
+
+// vrrpState is a director's VRRP state if all its instances agree.
+func vrrpState(sock string) string {
+	var st api.Status
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := api.NewClient(sock).Do(ctx, "GET", api.PathStatus, nil, nil, &st); err != nil || len(st.VRRP) == 0 {
+		return "down"
+	}
+	state := st.VRRP[0].State
+	for _, v := range st.VRRP {
+		if v.State != state {
+			return "mixed"
+		}
+	}
+	return state
 }
 
 func run(c *exec.Cmd) error {
