@@ -200,15 +200,18 @@ func TestGeneratorFrames(t *testing.T) {
 }
 
 func TestValidSample(t *testing.T) {
-	ok, why := validSample(fwdSample{Offered: 10, LBUtil: 0.95, Delivered: 100000, AfterLB: 50})
-	if !ok || why != "" {
-		t.Fatalf("saturated sample refused: %s", why)
+	for _, s := range []fwdSample{
+		{Offered: 10, LBUtil: 0.95, Delivered: 100000, AfterLB: 50},
+		{Offered: 10, LBUtil: 0.3, Delivered: 100000}, // preempted, still saturated
+	} {
+		if ok, why := validSample(s); !ok || why != "" {
+			t.Fatalf("saturated sample %+v refused: %s", s, why)
+		}
 	}
 	for _, s := range []fwdSample{
 		{Offered: 0, LBUtil: 1, Delivered: 1000},
 		{Offered: 1, LBUtil: 1, Delivered: 1000, AfterLB: 10},
 		{Offered: 1, LBUtil: 1},
-		{Offered: 1, LBUtil: 0.3, Delivered: 1000},
 	} {
 		if ok, _ := validSample(s); ok {
 			t.Fatalf("sample %+v accepted", s)

@@ -274,8 +274,9 @@ func renderForward(b *strings.Builder, f *forwardResults) {
 
 func renderTCP(b *strings.Builder, t *tcpResults) {
 	fmt.Fprintf(b, "**3. Real TCP**: %d HTTP/1.0 connections per mode and measurement (connect, GET, response, close) to two Go servers. "+
-		"LB CPU: the LB's NAPI threads (and HAProxy) alone on the LB CPU, connections %s; latency: one connection at a time, the kernel's default CPU placement.\n\n",
-		t.Conns, "in parallel")
+		"LB CPU: the LB's NAPI threads (and HAProxy) alone on the LB CPU, %d connections at a time, median of %d rounds; "+
+		"latency: one connection at a time, the kernel's default CPU placement.\n\n",
+		t.Conns, t.Parallel, tcpCPURounds)
 	b.WriteString("| mode | LB CPU/conn | NAPI wakes/conn | p50 | p90 | p99 | failed | per real |\n|---|---|---|---|---|---|---|---|\n")
 	for _, m := range t.Modes {
 		var reals []string
