@@ -12,7 +12,7 @@ import (
 	"github.com/xlb/xlb/loader"
 )
 
-var labSizes = loader.Options{ConntrackMax: 4096, PersistenceMax: 1024, MaxServices: 16, MaxReals: 64}
+var labSizes = loader.Options{ConntrackMax: 4096, PersistenceMax: 1024, MaxServices: 16, MaxReals: 64, SyncEvents: true}
 
 // tables lists a dataplane's connections and templates as comparable
 // strings (idle ages left out).

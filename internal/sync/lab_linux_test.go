@@ -48,39 +48,44 @@ type director struct {
 	farm int // ifindex of farm0
 }
 
-// newDirectors makes two directors' namespaces joined by a sync veth and
-// a dataplane for each (not attached, not pinned). The second's reals
-// are listed in the other order, so its real ids differ.
-func newDirectors(t testing.TB, sizes loader.Options) [2]*director {
+// newDirector makes a director's namespace and a dataplane for it (not
+// attached, not pinned); reversed lists the reals in the other order.
+func newDirector(t testing.TB, sizes loader.Options, reversed bool) *director {
 	t.Helper()
 	testutil.RequireRoot(t)
-	var ds [2]*director
-	for i := range ds {
-		ns := testutil.NewNS(t, "xlbt-sync-")
-		must := func(err error) {
-			t.Helper()
-			if err != nil {
-				t.Fatal(err)
-			}
+	ns := testutil.NewNS(t, "xlbt-sync-")
+	for _, err := range []error{
+		lab.Veth(ns, "pub0", ns, "pub1"),
+		lab.Veth(ns, "farm0", ns, "farm1"),
+		ns.AddAddr("pub0", "203.0.113.2/24"),
+		ns.AddAddr("farm0", "192.0.2.1/24"),
+		ns.AddRoute("198.51.100.0/24", "203.0.113.1"),
+		ns.Neigh("pub0", "203.0.113.1", macRtr),
+		ns.Neigh("farm0", labWeb1.String(), macWeb1),
+		ns.Neigh("farm0", labWeb2.String(), macWeb2),
+		ns.Sysctl("net.ipv4.ip_forward", "1"),
+	} {
+		if err != nil {
+			t.Fatal(err)
 		}
-		must(lab.Veth(ns, "pub0", ns, "pub1"))
-		must(lab.Veth(ns, "farm0", ns, "farm1"))
-		must(ns.AddAddr("pub0", "203.0.113.2/24"))
-		must(ns.AddAddr("farm0", "192.0.2.1/24"))
-		must(ns.AddRoute("198.51.100.0/24", "203.0.113.1"))
-		must(ns.Neigh("pub0", "203.0.113.1", macRtr))
-		must(ns.Neigh("farm0", labWeb1.String(), macWeb1))
-		must(ns.Neigh("farm0", labWeb2.String(), macWeb2))
-		must(ns.Sysctl("net.ipv4.ip_forward", "1"))
-		d := &director{ns: ns}
-		var err error
-		d.pub, err = ns.LinkIndex("pub0")
-		must(err)
-		d.farm, err = ns.LinkIndex("farm0")
-		must(err)
-		d.dp = labDataplane(t, sizes, i == 1)
-		ds[i] = d
 	}
+	d := &director{ns: ns}
+	var err error
+	if d.pub, err = ns.LinkIndex("pub0"); err != nil {
+		t.Fatal(err)
+	}
+	if d.farm, err = ns.LinkIndex("farm0"); err != nil {
+		t.Fatal(err)
+	}
+	d.dp = labDataplane(t, sizes, reversed)
+	return d
+}
+
+// newDirectors makes two directors joined by a sync veth. The second's
+// reals are listed in the other order, so its real ids differ.
+func newDirectors(t testing.TB, sizes loader.Options) [2]*director {
+	t.Helper()
+	ds := [2]*director{newDirector(t, sizes, false), newDirector(t, sizes, true)}
 	if err := lab.Veth(ds[0].ns, "sync0", ds[1].ns, "sync0"); err != nil {
 		t.Fatal(err)
 	}
@@ -93,11 +98,10 @@ func newDirectors(t testing.TB, sizes loader.Options) [2]*director {
 }
 
 // labDataplane opens a dataplane (not attached, not pinned) serving the
-// lab's services; reversed lists the reals in the other order, so that
+// lab's services, with the options given; reversed lists the reals in the other order, so that
 // its real ids differ from another's.
 func labDataplane(t testing.TB, sizes loader.Options, reversed bool) *loader.Dataplane {
 	t.Helper()
-	sizes.SyncEvents = true
 	dp, err := loader.Open(sizes, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
