@@ -104,14 +104,18 @@ func runNode(t testing.TB, s *Syncer) (stop func()) {
 // backup's maps, with the backup's own real ids.
 func TestDataplanesInSync(t *testing.T) {
 	testutil.RequireNetNSTests(t)
-	for _, mode := range []string{"multicast", "unicast"} {
+	for _, mode := range []string{"multicast", "unicast", "unicast_ipv6"} {
 		t.Run(mode, func(t *testing.T) {
 			ds := newDirectors(t, labSizes)
 			master, backup := ds[0], ds[1]
+			addrs := syncAddr
+			if mode == "unicast_ipv6" {
+				addrs = syncAddr6
+			}
 			cfg := func(i int, key string) Config {
-				c := Config{Interface: "sync0", Key: []byte(key), LocalAddr: syncAddr[i]}
-				if mode == "unicast" {
-					c.Peers = []netip.Addr{syncAddr[1-i]}
+				c := Config{Interface: "sync0", Key: []byte(key), LocalAddr: addrs[i]}
+				if mode != "multicast" {
+					c.Peers = []netip.Addr{addrs[1-i]}
 				}
 				return c
 			}
@@ -223,7 +227,7 @@ func TestDataplanesInSync(t *testing.T) {
 			if st := bad.Status(); st.ReceivedMessages != 0 || st.Rejected.Total() != st.Rejected.BadMAC {
 				t.Errorf("wrong-key backup %+v", st)
 			}
-			if mode == "unicast" { // with multicast it never learns where to ask
+			if mode != "multicast" { // with multicast it never learns where to ask
 				eventually(t, 3*time.Second, "master rejecting requests", func() bool { return ms.Status().Rejected.BadMAC > before.BadMAC })
 			}
 			if st := ms.Status(); st.Rejected.Total()-st.Rejected.BadMAC != before.Total()-before.BadMAC {

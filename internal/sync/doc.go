@@ -7,6 +7,20 @@
 // nothing of the sender's interfaces or MACs is ever used. Roles flip
 // both ways.
 //
+// # Using it
+//
+// The daemon opens the dataplane with loader.Options{SyncEvents: true}
+// and then:
+//
+//	s, err := sync.New(cfg, dp, logger) // binds the socket (in the current netns)
+//	go s.Run(ctx)
+//	s.SetMaster(true / false)           // on every VRRP transition; starts as backup
+//	dp.Touch()                          // when becoming master: full timeouts for learnt flows
+//	res, _ := dp.GC(timeouts)           // master; a backup runs GC with Hold: true
+//	s.Expired(res.ExpiredFlows)         // master: the GC's deletions go to the backup
+//	ok, changed := s.Convergence()      // backup: hold back preemption until ok
+//	s.Status()                          // counters for the API and metrics
+//
 // # What is sent
 //
 // The master reads the dataplane's changes (loader.SyncReader: every new

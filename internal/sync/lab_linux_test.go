@@ -11,6 +11,7 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/xlb/xlb/internal/lab"
@@ -21,17 +22,18 @@ import (
 // The lab's services: TCP VIP:80 with persistence (the seed's), UDP
 // VIP:53 without.
 var (
-	labVIP   = netip.MustParseAddr("203.0.113.10")
-	labWeb1  = netip.MustParseAddr("192.0.2.100")
-	labWeb2  = netip.MustParseAddr("192.0.2.101")
-	labTCP   = loader.Service{Key: loader.ServiceKey{Addr: labVIP, Port: 80, Proto: loader.TCP}, Sched: loader.SchedRR, PersistTimeout: 50 * time.Second}
-	labUDP   = loader.Service{Key: loader.ServiceKey{Addr: labVIP, Port: 53, Proto: loader.UDP}, Sched: loader.SchedRR}
-	macLB    = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x02}
-	macPeer  = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x01}
-	macRtr   = net.HardwareAddr{0x02, 0, 0, 0, 2, 0x01}
-	macWeb1  = net.HardwareAddr{0x02, 0, 0, 0, 1, 0x64}
-	macWeb2  = net.HardwareAddr{0x02, 0, 0, 0, 1, 0x65}
-	syncAddr = []netip.Addr{netip.MustParseAddr("203.0.113.249"), netip.MustParseAddr("203.0.113.250")}
+	labVIP    = netip.MustParseAddr("203.0.113.10")
+	labWeb1   = netip.MustParseAddr("192.0.2.100")
+	labWeb2   = netip.MustParseAddr("192.0.2.101")
+	labTCP    = loader.Service{Key: loader.ServiceKey{Addr: labVIP, Port: 80, Proto: loader.TCP}, Sched: loader.SchedRR, PersistTimeout: 50 * time.Second}
+	labUDP    = loader.Service{Key: loader.ServiceKey{Addr: labVIP, Port: 53, Proto: loader.UDP}, Sched: loader.SchedRR}
+	macLB     = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x02}
+	macPeer   = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x01}
+	macRtr    = net.HardwareAddr{0x02, 0, 0, 0, 2, 0x01}
+	macWeb1   = net.HardwareAddr{0x02, 0, 0, 0, 1, 0x64}
+	macWeb2   = net.HardwareAddr{0x02, 0, 0, 0, 1, 0x65}
+	syncAddr  = []netip.Addr{netip.MustParseAddr("203.0.113.249"), netip.MustParseAddr("203.0.113.250")}
+	syncAddr6 = []netip.Addr{netip.MustParseAddr("2001:db8:5::1"), netip.MustParseAddr("2001:db8:5::2")}
 )
 
 // director is a director's namespace: a public and a farm side whose
@@ -40,7 +42,8 @@ var (
 //
 //	pub0  203.0.113.2/24, router 203.0.113.1 (to 198.51.100.0/24)
 //	farm0 192.0.2.1/24, web1 .100 and web2 .101 resolved
-//	sync0 203.0.113.249/30 or .250/30, veth to the other director
+//	sync0 203.0.113.249/30 and 2001:db8:5::1/64 (the other: .250, ::2),
+//	      veth to the other director
 type director struct {
 	ns   *lab.NS
 	dp   *loader.Dataplane
@@ -91,6 +94,20 @@ func newDirectors(t testing.TB, sizes loader.Options) [2]*director {
 	}
 	for i, d := range ds {
 		if err := d.ns.AddAddr("sync0", syncAddr[i].String()+"/30"); err != nil {
+			t.Fatal(err)
+		}
+		// Without DAD, so the address is usable at once (lab.NS.AddAddr
+		// sets IFA_F_PERMANENT where it means IFA_F_NODAD).
+		l, err := d.ns.Netlink().LinkByName("sync0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := netlink.ParseAddr(syncAddr6[i].String() + "/64")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Flags |= unix.IFA_F_NODAD
+		if err := d.ns.Netlink().AddrAdd(l, a); err != nil {
 			t.Fatal(err)
 		}
 	}

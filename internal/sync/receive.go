@@ -245,7 +245,7 @@ func (r *receiver) handleData(msg *message, from netip.AddrPort, now time.Time) 
 		r.inBulk, r.seen = false, nil
 		r.wantResync = true
 		r.lastReq = time.Time{}
-		s.setConverged(false)
+		r.setConverged(false)
 		s.logger.Info("sync following master", "peer", from, "epoch", msg.Epoch)
 	}
 	s.c.recvMsgs.Add(1)
@@ -269,7 +269,7 @@ func (r *receiver) handleData(msg *message, from netip.AddrPort, now time.Time) 
 		r.started = now
 		r.wantResync, r.lostIn = false, 0
 		if msg.Flags&flagReset != 0 {
-			s.setConverged(false)
+			r.setConverged(false)
 		}
 	case msgBulk:
 		if r.inBulk && msg.Transfer == r.transfer {
@@ -289,7 +289,7 @@ func (r *receiver) handleData(msg *message, from netip.AddrPort, now time.Time) 
 		}
 		swept := r.sweep(seen)
 		s.c.bulkReceived.Add(1)
-		s.setConverged(true)
+		r.setConverged(true)
 		s.logger.Info("sync bulk transfer received", "peer", from, "entries", r.count, "swept", swept, "took", now.Sub(r.started))
 	}
 }
@@ -302,10 +302,22 @@ func (r *receiver) lose(why string, now time.Time) {
 	if r.inBulk {
 		r.lostIn = r.transfer
 	}
-	if r.s.Converged() {
-		r.s.setConverged(false)
+	if r.setConverged(false) {
 		r.s.logger.Info("sync lost messages, asking for a bulk transfer", "reason", why)
 	}
+}
+
+// setConverged sets the Syncer's convergence unless the role changed
+// since this receiver caught up with it. It says whether it changed.
+func (r *receiver) setConverged(v bool) bool {
+	s := r.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gen != r.gen || s.converged == v {
+		return false
+	}
+	s.setConvergedLocked(v)
+	return true
 }
 
 // install applies entries to the dataplane. During a bulk transfer it
@@ -375,7 +387,7 @@ func (r *receiver) tick(now time.Time) {
 		r.silent = true
 		r.inBulk, r.seen = false, nil
 		r.wantResync = true
-		s.setConverged(false)
+		r.setConverged(false)
 		s.logger.Info("sync master silent", "peer", r.from, "for", now.Sub(r.lastHeard))
 	}
 	// A transfer under way needs no reminder: a lost message shows as a

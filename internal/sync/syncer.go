@@ -289,12 +289,6 @@ func (s *Syncer) setConvergedLocked(v bool) {
 	s.convCh = make(chan struct{})
 }
 
-func (s *Syncer) setConverged(v bool) {
-	s.mu.Lock()
-	s.setConvergedLocked(v)
-	s.mu.Unlock()
-}
-
 func (s *Syncer) poke() {
 	select {
 	case s.wake <- struct{}{}:
