@@ -466,67 +466,6 @@ func (g *Granularity) UnmarshalTOML(data any) error {
 	return fmt.Errorf("expected a netmask or prefix length, got %s", describe(data))
 }
 
-// SplitCommand splits a script command line into argv the way a POSIX shell
-// splits words, without expanding anything: blanks separate words, '...'
-// quotes literally, "..." quotes with \" \\ \$ \` escapes, and a backslash
-// outside quotes escapes the next character.
-func SplitCommand(s string) ([]string, error) {
-	var (
-		args  []string
-		cur   strings.Builder
-		inArg bool
-	)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			if inArg {
-				args = append(args, cur.String())
-				cur.Reset()
-				inArg = false
-			}
-		case c == '\\':
-			if i+1 >= len(s) {
-				return nil, errors.New("command line ends with a backslash")
-			}
-			i++
-			cur.WriteByte(s[i])
-			inArg = true
-		case c == '\'':
-			j := strings.IndexByte(s[i+1:], '\'')
-			if j < 0 {
-				return nil, errors.New("unterminated ' quote in command line")
-			}
-			cur.WriteString(s[i+1 : i+1+j])
-			i += j + 1
-			inArg = true
-		case c == '"':
-			inArg = true
-			closed := false
-			for i++; i < len(s); i++ {
-				if s[i] == '"' {
-					closed = true
-					break
-				}
-				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0 {
-					i++
-				}
-				cur.WriteByte(s[i])
-			}
-			if !closed {
-				return nil, errors.New("unterminated \" quote in command line")
-			}
-		default:
-			cur.WriteByte(c)
-			inArg = true
-		}
-	}
-	if inArg {
-		args = append(args, cur.String())
-	}
-	return args, nil
-}
-
 // splitHostPort parses "HOST", "HOST:PORT", "HOST PORT", "[V6]:PORT" or a
 // bare IPv6 address; port is defPort when not given.
 func splitHostPort(s string, defPort int) (host string, port int, err error) {

@@ -211,29 +211,6 @@ func TestGranularity(t *testing.T) {
 	}
 }
 
-func TestSplitCommand(t *testing.T) {
-	for _, tc := range []struct {
-		in      string
-		want    []string
-		wantErr bool
-	}{
-		{"/usr/bin/check", []string{"/usr/bin/check"}, false},
-		{"  /bin/check  -a  b ", []string{"/bin/check", "-a", "b"}, false},
-		{`/bin/notify 'two words' "and \"three\" $x" back\ slash`, []string{"/bin/notify", "two words", `and "three" $x`, "back slash"}, false},
-		{`a "" ''`, []string{"a", "", ""}, false},
-		{`a"b"'c'`, []string{"abc"}, false},
-		{"", nil, false},
-		{`a 'b`, nil, true},
-		{`a "b`, nil, true},
-		{`a \`, nil, true},
-	} {
-		got, err := SplitCommand(tc.in)
-		if (err != nil) != tc.wantErr || !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("SplitCommand(%q) = %q, %v; want %q, error %v", tc.in, got, err, tc.want, tc.wantErr)
-		}
-	}
-}
-
 func TestSplitHostPort(t *testing.T) {
 	for _, tc := range []struct {
 		in   string

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/xlb/xlb/internal/notify"
 )
 
 // Limits of the dataplane table sizes.
@@ -156,12 +158,13 @@ func checkIfName(name string) error {
 	return nil
 }
 
-// command checks that a script command line splits into words.
+// command checks that a script command line splits into words, by the
+// rules it will run with (keepalived's, in internal/notify).
 func (v *validator) command(key, cmd string) {
 	if cmd == "" {
 		return
 	}
-	args, err := SplitCommand(cmd)
+	args, err := notify.SplitCommandLine(cmd)
 	if err != nil {
 		v.errorf(key, "%s", err)
 	} else if len(args) == 0 {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xlb/xlb/internal/config"
+	"github.com/xlb/xlb/internal/notify"
 )
 
 // convertText parses and converts text as k.conf.
@@ -120,8 +120,8 @@ func TestScriptLine(t *testing.T) {
 			t.Errorf("commandLine(%q) = %s, want %s", argv, cmd, tc.cmd)
 		}
 		// xlb splits the command line back into the same words.
-		if back, err := config.SplitCommand(cmd); err != nil || !slices.Equal(back, argv) {
-			t.Errorf("SplitCommand(%s) = %q %v, want %q", cmd, back, err, argv)
+		if back, err := notify.SplitCommandLine(cmd); err != nil || !slices.Equal(back, argv) {
+			t.Errorf("SplitCommandLine(%s) = %q %v, want %q", cmd, back, err, argv)
 		}
 	}
 	for _, bad := range []string{`notify`, `notify ""`, `notify "a\`, `notify "'a"`} {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xlb/xlb/internal/config"
+	"github.com/xlb/xlb/internal/notify"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/corpus/*/expected.toml and findings.txt from the current output")
@@ -105,7 +106,7 @@ func TestCorpusFull(t *testing.T) {
 		s.Timeout.Duration != 1500*time.Millisecond || s.Weight != -20 || s.Rise != 2 || s.Fall != 3 || s.User != "nobody" {
 		t.Errorf("vrrp_script = %+v", s)
 	}
-	if argv, _ := config.SplitCommand(c.VRRPScripts[1].Script); !slices.Equal(argv, []string{"/usr/bin/test", "-e", "/run/xlb/maintenance off"}) {
+	if argv, _ := notify.SplitCommandLine(c.VRRPScripts[1].Script); !slices.Equal(argv, []string{"/usr/bin/test", "-e", "/run/xlb/maintenance off"}) {
 		t.Errorf("chk_file argv = %q", argv)
 	}
 
@@ -251,7 +252,7 @@ func TestCorpusSemantics(t *testing.T) {
 	if v2.Accept || v2.SMTPAlert || len(v2.TrackScript) != 0 || v2.State != "BACKUP" || v2.Priority != 90 {
 		t.Errorf("V2ACCEPT = %+v", v2)
 	}
-	if argv, _ := config.SplitCommand(v2.Notify); !slices.Equal(argv, []string{"/etc/xlb/notify.sh", "two words"}) {
+	if argv, _ := notify.SplitCommandLine(v2.Notify); !slices.Equal(argv, []string{"/etc/xlb/notify.sh", "two words"}) {
 		t.Errorf("V2ACCEPT notify argv = %q", argv)
 	}
 	// Unknown and doubly grouped instances are left out, an empty group

@@ -150,9 +150,10 @@ func hexVal(c byte) byte {
 	return c - 'A' + 10
 }
 
-// commandLine writes argv as one command line that config.SplitCommand
-// splits back into the same words: plain words as they are, others in
-// single quotes.
+// commandLine writes argv as one command line that notify.SplitCommandLine
+// (how xlb runs scripts, keepalived's rules) splits back into the same
+// words: plain words as they are, others in single quotes with backslashes
+// and quotes escaped.
 func commandLine(argv []string) string {
 	parts := make([]string, len(argv))
 	for i, a := range argv {
@@ -176,5 +177,5 @@ func shellQuote(s string) string {
 	if plain {
 		return s
 	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return "'" + strings.NewReplacer(`\`, `\\`, "'", `'\''`).Replace(s) + "'"
 }
