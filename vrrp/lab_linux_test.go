@@ -9,10 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -453,27 +450,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // keepalived is a keepalived process the test started in a namespace.
 type keepalived struct {
-	cmd  *exec.Cmd
-	dir  string
-	out  *syncBuffer
-	done chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	*lab.Keepalived
 }
 
 // kaInstance is the template data of a keepalived vrrp_instance.
@@ -575,78 +552,40 @@ func startKeepalivedConf(t *testing.T, ns *lab.NS, kc kaConfig) *keepalived {
 			in.VIP = vipPrefix.String()
 		}
 	}
-	dir := t.TempDir()
 	var conf bytes.Buffer
 	testutil.Must(t, kaTemplate.Execute(&conf, kc))
-	path := filepath.Join(dir, "keepalived.conf")
-	testutil.Must(t, os.WriteFile(path, conf.Bytes(), 0o600))
-	k := &keepalived{dir: dir, out: &syncBuffer{}, done: make(chan struct{})}
-	// -n: stay in the foreground; -l -D: detailed log to the console;
-	// -P: VRRP only; -G: no syslog; -R: don't respawn children.
-	k.cmd = ns.Command(context.Background(), "keepalived", "-n", "-l", "-D", "-P", "-G", "-R",
-		"-f", path, "-p", filepath.Join(dir, "keepalived.pid"), "-r", filepath.Join(dir, "vrrp.pid"))
-	k.cmd.Stdout, k.cmd.Stderr = k.out, k.out
-	testutil.Must(t, k.cmd.Start())
-	go func() { k.cmd.Wait(); close(k.done) }()
+	ka, err := lab.StartKeepalived(ns, t.TempDir(), conf.String())
+	testutil.Must(t, err)
+	k := &keepalived{ka}
 	t.Cleanup(func() {
 		k.stop(t, syscall.SIGTERM)
 		if t.Failed() {
-			t.Logf("keepalived config:\n%s\nkeepalived output:\n%s", conf.String(), k.out.String())
+			t.Logf("keepalived config:\n%s\nkeepalived output:\n%s", conf.String(), k.Logs())
 		}
 	})
 	return k
 }
 
-// vrrpPID is the pid of keepalived's VRRP child process.
-func (k *keepalived) vrrpPID() int {
-	b, err := os.ReadFile(filepath.Join(k.dir, "vrrp.pid"))
-	if err != nil {
-		return 0
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return pid
-}
-
 // signal sends sig to keepalived without waiting; SIGKILL kills the VRRP
 // child first, as a crash would.
-func (k *keepalived) signal(sig syscall.Signal) {
-	if sig == syscall.SIGKILL {
-		if pid := k.vrrpPID(); pid > 0 {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-	_ = k.cmd.Process.Signal(sig)
-}
+func (k *keepalived) signal(sig syscall.Signal) { k.Signal(sig) }
 
-// stop sends sig to keepalived and waits for it to exit. A stuck process
-// is killed after 5 s.
+// stop stops keepalived with sig (SIGTERM: a clean stop, killed after 5 s;
+// SIGKILL: a crash) and waits for it to exit.
 func (k *keepalived) stop(t *testing.T, sig syscall.Signal) {
-	select {
-	case <-k.done:
+	if sig == syscall.SIGKILL {
+		k.Kill()
 		return
-	default:
 	}
-	k.signal(sig)
-	select {
-	case <-k.done:
-	case <-time.After(5 * time.Second):
-		if pid := k.vrrpPID(); pid > 0 {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-		_ = k.cmd.Process.Kill()
-		<-k.done
-		t.Errorf("keepalived did not stop on %v", sig)
+	if err := k.Stop(); err != nil {
+		t.Error(err)
 	}
 }
 
 // waitLog waits until keepalived logged s.
 func (k *keepalived) waitLog(t *testing.T, s string, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !strings.Contains(k.out.String(), s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("keepalived did not log %q within %v", s, timeout)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := k.WaitLog(s, timeout); err != nil {
+		t.Fatal(err)
 	}
 }

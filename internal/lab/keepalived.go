@@ -75,12 +75,20 @@ func (k *Keepalived) vrrpPID() int {
 	return pid
 }
 
-// Kill crashes keepalived: SIGKILL to its VRRP child, then to itself.
-func (k *Keepalived) Kill() {
-	if pid := k.vrrpPID(); pid > 0 {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+// Signal sends sig without waiting. SIGKILL goes to the VRRP child first,
+// as a crash would take it.
+func (k *Keepalived) Signal(sig syscall.Signal) {
+	if sig == syscall.SIGKILL {
+		if pid := k.vrrpPID(); pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
-	_ = k.cmd.Process.Kill()
+	_ = k.cmd.Process.Signal(sig)
+}
+
+// Kill crashes keepalived and waits for it to be gone.
+func (k *Keepalived) Kill() {
+	k.Signal(syscall.SIGKILL)
 	<-k.done
 }
 
