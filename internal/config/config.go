@@ -411,6 +411,9 @@ type VirtualServer struct {
 	// SorryServerInhibit keeps the sorry server with weight 0 while reals
 	// are up.
 	SorryServerInhibit bool `toml:"sorry_server_inhibit"`
+	// SMTPAlert mails global.notification_email when the service gains or
+	// loses its quorum, and when any of its reals goes up or down.
+	SMTPAlert bool `toml:"smtp_alert"`
 	// NATMask is accepted for keepalived compatibility and ignored.
 	NATMask string `toml:"nat_mask,omitempty"`
 	// HASuspend suspends health checks while the service's address is not
@@ -466,6 +469,9 @@ type RealServer struct {
 	NotifyUp string `toml:"notify_up"`
 	// NotifyDown is run when it goes down.
 	NotifyDown string `toml:"notify_down"`
+	// SMTPAlert mails global.notification_email when the real goes up or
+	// down. Default: the service's smtp_alert.
+	SMTPAlert bool `toml:"smtp_alert"`
 	// Health checks; all must pass for the real to be up. No checks: always
 	// up.
 	HTTPGet   []HTTPGet   `toml:"http_get"`

@@ -457,8 +457,12 @@ func (c *Config) complete() {
 			if rs.Port > 0 && rs.Port <= 65535 {
 				port = rs.Port
 			}
-			if !c.src.has(joinKey(indexKey(joinKey(indexKey("virtual_server", i), "real_server"), j), "inhibit_on_failure")) {
+			rsKey := indexKey(joinKey(indexKey("virtual_server", i), "real_server"), j)
+			if !c.src.has(joinKey(rsKey, "inhibit_on_failure")) {
 				rs.InhibitOnFailure = vs.InhibitOnFailure
+			}
+			if !c.src.has(joinKey(rsKey, "smtp_alert")) {
+				rs.SMTPAlert = vs.SMTPAlert
 			}
 			for k := range rs.HTTPGet {
 				if rs.HTTPGet[k].ConnectPort == 0 {

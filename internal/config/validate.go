@@ -255,6 +255,16 @@ func (v *validator) global() {
 			alert = joinKey(indexKey("vrrp_sync_group", i), "smtp_alert")
 		}
 	}
+	for i, vs := range v.c.VirtualServers {
+		if alert == "" && vs.SMTPAlert {
+			alert = joinKey(indexKey("virtual_server", i), "smtp_alert")
+		}
+		for j, rs := range vs.RealServers {
+			if alert == "" && rs.SMTPAlert {
+				alert = joinKey(indexKey(joinKey(indexKey("virtual_server", i), "real_server"), j), "smtp_alert")
+			}
+		}
+	}
 	if alert != "" {
 		if g.SMTPServer == "" {
 			v.errorf(alert, "needs global.smtp_server")

@@ -256,6 +256,7 @@ func healthServices(cfg *config.Config) ([]healthd.VirtualServer, error) {
 			Hysteresis:       vs.Hysteresis,
 			QuorumUp:         vs.QuorumUp,
 			QuorumDown:       vs.QuorumDown,
+			SMTPAlert:        vs.SMTPAlert,
 		}
 		for _, rs := range vs.RealServers {
 			hr := healthd.Real{
@@ -265,6 +266,7 @@ func healthServices(cfg *config.Config) ([]healthd.VirtualServer, error) {
 				InhibitOnFailure: rs.InhibitOnFailure || vs.InhibitOnFailure,
 				NotifyUp:         rs.NotifyUp,
 				NotifyDown:       rs.NotifyDown,
+				SMTPAlert:        rs.SMTPAlert,
 			}
 			for _, c := range rs.HTTPGet {
 				hr.Checks = append(hr.Checks, httpCheck(healthd.HTTPGet, c, vs))

@@ -199,11 +199,11 @@ func (c *converter) globalDefs(n *Node) {
 				on = !on
 			}
 			if on {
-				c.unsupported(t, k, "xlb's configuration has no mail for health check changes")
+				note(t, k, "%s: smtp_alert = true is set on every virtual_server that does not say otherwise", k.Line())
 				continue
 			}
 			c.checkerMailOff = true
-			note(t, k, "%s: xlb sends no mail for health check changes", k.Line())
+			note(t, k, "%s: xlb mails health check changes only where smtp_alert = true is set", k.Line())
 		case "vrrp_version":
 			if !c.leaf(k, 1, 1) {
 				continue

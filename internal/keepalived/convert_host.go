@@ -152,26 +152,36 @@ func (c *converter) importRules() {
 	}
 }
 
-// checkerMail reports keepalived's mail on real server changes, which is
-// on by default when mail is set up, and which xlb's configuration cannot
-// ask for.
+// checkerMail keeps keepalived's mail on real server changes, which is
+// on by default when mail is set up: every virtual_server that does not
+// say otherwise gets smtp_alert = true (its reals inherit it). Without
+// mail set up keepalived sends none, so smtp_alert lines are left out.
 func (c *converter) checkerMail() {
-	if !c.mailTo || !c.mailServer || c.checkerMailOff || c.firstService == nil {
-		return
+	mail := c.mailTo && c.mailServer
+	var walk func(t *table)
+	walk = func(t *table) {
+		if it := t.get("smtp_alert"); it != nil && !mail {
+			c.findings = append(c.findings, Finding{Pos: it.origin, Keyword: "smtp_alert", Severity: Warning,
+				Msg: "smtp_alert without global_defs smtp_server and notification_email sends no mail in keepalived"})
+			it.lead = append(it.lead, noteComment("smtp_alert = %s left out: no smtp_server and notification_email to mail", it.value))
+			it.key, it.comment = "", ""
+		}
+		for _, s := range t.subs {
+			walk(s)
+		}
 	}
-	reals := 0
-	for _, s := range c.services {
-		reals += len(s.reals)
-	}
-	if reals == 0 {
-		return
-	}
-	c.findings = append(c.findings, Finding{Pos: c.firstService.Pos, Keyword: "real_server smtp_alert", Severity: Warning,
-		Msg: "keepalived mails notification_email when a real server goes up or down (smtp_alert is on by default for real servers); xlb's configuration has no such mail"})
 	for _, t := range c.body {
 		if t.header == "virtual_server" {
-			t.lead = append(t.lead, noteComment("keepalived mailed notification_email when a real server went up or down; xlb's configuration has no such mail"))
-			return
+			walk(t)
 		}
+	}
+	if !mail || c.checkerMailOff || c.firstService == nil {
+		return
+	}
+	for _, t := range c.body {
+		if t.header != "virtual_server" || t.get("smtp_alert") != nil {
+			continue
+		}
+		t.add(&item{key: "smtp_alert", value: "true", lead: []string{noteComment("keepalived mails notification_email when a real server goes up or down (on by default)")}})
 	}
 }

@@ -25,7 +25,6 @@ var vsUnsupported = map[string]string{
 	"flag-2":             "an IPVS scheduler flag xlb has no equivalent for",
 	"flag-3":             "an IPVS scheduler flag xlb has no equivalent for",
 	"persistence_engine": "xlb has no persistence engines",
-	"smtp_alert":         "xlb's configuration has no mail for quorum changes",
 	"snmp_name":          "xlb has no SNMP",
 }
 
@@ -33,7 +32,6 @@ var vsUnsupported = map[string]string{
 var rsUnsupported = map[string]string{
 	"uthreshold":   "xlb has no connection thresholds",
 	"lthreshold":   "xlb has no connection thresholds",
-	"smtp_alert":   "xlb's configuration has no mail for health check changes",
 	"snmp_name":    "xlb has no SNMP",
 	"SMTP_CHECK":   "xlb has HTTP_GET, SSL_GET, TCP_CHECK and MISC_CHECK health checks",
 	"DNS_CHECK":    "xlb has HTTP_GET, SSL_GET, TCP_CHECK and MISC_CHECK health checks",
@@ -240,7 +238,7 @@ func (c *converter) virtualServer(n *Node) {
 			if c.leaf(k, 1, 1) {
 				c.set(t, k, "virtualhost", tomlString(k.Args[0]))
 			}
-		case "alpha", "omega", "inhibit_on_failure", "sorry_server_inhibit":
+		case "alpha", "omega", "inhibit_on_failure", "sorry_server_inhibit", "smtp_alert":
 			if !c.leaf(k, 0, 1) {
 				continue
 			}
@@ -473,6 +471,13 @@ func (c *converter) realServer(n *Node, svc netip.Addr, svcPort int, vs *vsConte
 				continue
 			}
 			c.set(t, k, "inhibit_on_failure", tomlBool(on))
+		case "smtp_alert":
+			if !c.leaf(k, 0, 1) {
+				continue
+			}
+			if on, ok := c.boolArg(k, 0); ok {
+				c.set(t, k, "smtp_alert", tomlBool(on))
+			}
 		case "notify_up", "notify_down":
 			c.notify(t, k)
 		case "virtualhost":
