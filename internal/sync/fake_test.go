@@ -56,6 +56,13 @@ func (f *fakeDP) SyncReader() (*fakeReader, error) {
 }
 
 func (r *fakeReader) Read() (loader.SyncEvent, error) {
+	select {
+	case <-r.done:
+		return loader.SyncEvent{}, loader.ErrClosed
+	case ev := <-r.ring:
+		return ev, nil
+	default:
+	}
 	var timeout <-chan time.Time
 	if d := r.deadline.Load(); d != nil {
 		t := time.NewTimer(time.Until(*d))

@@ -213,8 +213,18 @@ type testRunAttr struct {
 }
 
 // run runs the program repeat times on in, received on ifindex, and
-// returns the verdict and the kernel's time per run.
-func (r *runner) run(in []byte, ifindex, repeat int) (uint32, time.Duration, error) {
+// returns the verdict and the kernel's time per run. It enters the
+// namespace for the call.
+func (r *runner) run(in []byte, ifindex, repeat int) (v uint32, d time.Duration, err error) {
+	err = r.d.ns.Do(func() (err error) {
+		v, d, err = r.runHere(in, ifindex, repeat)
+		return err
+	})
+	return v, d, err
+}
+
+// runHere is run on a thread already in the namespace (inside ns.Do).
+func (r *runner) runHere(in []byte, ifindex, repeat int) (uint32, time.Duration, error) {
 	r.ctx = xdpMd{DataEnd: uint32(len(in)), IngressIfindex: uint32(ifindex)}
 	attr := testRunAttr{
 		progFD:      uint32(r.d.dp.Program().FD()),
@@ -226,21 +236,19 @@ func (r *runner) run(in []byte, ifindex, repeat int) (uint32, time.Duration, err
 		ctxSizeIn:   uint32(unsafe.Sizeof(r.ctx)),
 		ctxIn:       uint64(uintptr(unsafe.Pointer(&r.ctx))),
 	}
-	err := r.d.ns.Do(func() error {
-		for {
-			_, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_TEST_RUN, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
-			if errno == unix.EINTR {
-				continue
-			}
-			if errno != 0 {
-				return fmt.Errorf("BPF_PROG_TEST_RUN: %w", errno)
-			}
-			return nil
+	var errno unix.Errno
+	for {
+		_, _, errno = unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_TEST_RUN, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+		if errno != unix.EINTR {
+			break
 		}
-	})
+	}
 	runtime.KeepAlive(in)
 	runtime.KeepAlive(r)
-	return attr.retval, time.Duration(attr.duration), err
+	if errno != 0 {
+		return 0, 0, fmt.Errorf("BPF_PROG_TEST_RUN: %w", errno)
+	}
+	return attr.retval, time.Duration(attr.duration), nil
 }
 
 // XDP verdicts the tests expect.

@@ -64,6 +64,7 @@ type tuning struct {
 	queueMax   int           // master: queued changes before overflow
 	lostPoll   time.Duration // master: how often to check for lost events
 	bulkGap    time.Duration // master: at most one bulk snapshot per this
+	eventBatch time.Duration // how often a busy event stream is collected
 	// drop, if set, drops outgoing master messages (header, number of
 	// entries) it returns true for: tests inject loss with it. Called
 	// from the send goroutine.
@@ -81,6 +82,7 @@ func defaultTuning() tuning {
 		queueMax:   1 << 16,
 		lostPoll:   time.Second,
 		bulkGap:    time.Second,
+		eventBatch: 2 * time.Millisecond,
 	}
 }
 
@@ -317,20 +319,13 @@ func (s *Syncer) enqueueLocked(e entry, now time.Time) {
 // readEvents turns the dataplane's changes into queued entries while
 // master, and drains them while backup.
 func (s *Syncer) readEvents(ctx context.Context, rd EventReader) error {
-	for {
-		ev, err := rd.Read()
+	return drainEvents(ctx, rd, s.tune.eventBatch, func(ev loader.SyncEvent, err error) {
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, loader.ErrClosed) {
-				return nil
-			}
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				continue
-			}
 			s.c.eventErrors.Add(1)
 			if s.logLimit.allow("event", time.Now()) {
 				s.logger.Warn("sync event unreadable", "err", err)
 			}
-			continue
+			return
 		}
 		var e entry
 		switch ev.Kind {
@@ -339,7 +334,7 @@ func (s *Syncer) readEvents(ctx context.Context, rd EventReader) error {
 		case loader.SyncTemplateNew:
 			e = entry{Kind: kindTemplate, Template: ev.Template}
 		default:
-			continue
+			return
 		}
 		s.c.events.Add(1)
 		s.mu.Lock()
@@ -350,6 +345,64 @@ func (s *Syncer) readEvents(ctx context.Context, rd EventReader) error {
 		s.mu.Unlock()
 		if master {
 			s.poke()
+		}
+	})
+}
+
+// drainEvents reads the dataplane's changes into fn until ctx ends or
+// the reader is closed. It blocks for the first change after a quiet
+// spell; then, while changes keep coming, it collects them every batch
+// without blocking in the ring's poll: the dataplane wakes a blocked
+// reader for every record it submits to an empty ring, which costs the
+// fast path microseconds per new connection on a busy director; a
+// reader that is behind is not woken.
+func drainEvents(ctx context.Context, rd EventReader, batch time.Duration, fn func(loader.SyncEvent, error)) error {
+	past := time.Unix(1, 0)
+	timer := time.NewTimer(batch)
+	defer timer.Stop()
+	// read returns false when reading must stop or pause.
+	read := func() (got, stop bool) {
+		ev, err := rd.Read()
+		switch {
+		case err == nil:
+			fn(ev, nil)
+			return true, false
+		case ctx.Err() != nil || errors.Is(err, loader.ErrClosed):
+			return false, true
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return false, false
+		default:
+			fn(ev, err)
+			return true, false
+		}
+	}
+	for {
+		rd.SetDeadline(time.Time{})
+		if _, stop := read(); stop {
+			return nil
+		}
+		for {
+			timer.Reset(batch)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-timer.C:
+			}
+			rd.SetDeadline(past)
+			n := 0
+			for {
+				got, stop := read()
+				if stop {
+					return nil
+				}
+				if !got {
+					break
+				}
+				n++
+			}
+			if n == 0 {
+				break
+			}
 		}
 	}
 }
