@@ -45,10 +45,11 @@
 // Changes keep flowing meanwhile; an entry that changed after the
 // snapshot is skipped by the transfer because the change (sent after
 // the start marker) is newer. The transfer is paced by a token bucket:
-// max_rate entries/s over everything sent, changes first. Without a
-// max_rate, a transfer that the backup lost part of (it asks again,
-// naming the transfer) is restarted at half the rate the lost one
-// achieved.
+// max_rate entries/s over everything sent, changes first. A transfer
+// that the backup lost part of (it asks again, naming the transfer) is
+// restarted at half the rate the lost one achieved (at least 1000
+// entries/s); other requests during a transfer get one more after it.
+// The master takes at most one snapshot per second.
 //
 // A backup is converged once a transfer of the current master session
 // arrived whole: start, every message up to the end without a gap, and
