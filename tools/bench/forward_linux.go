@@ -50,7 +50,7 @@ type fwdBench struct {
 
 func runForward(ctx context.Context, cfg config, logger *slog.Logger, l *benchLab, objs *benchObjects) (res *forwardResults, err error) {
 	fb := &fwdBench{cfg: cfg, logger: logger, lab: l, objs: objs}
-	fb.dp, err = loader.Open(loader.Options{}, logger)
+	fb.dp, err = loader.Open(loader.Options{ConntrackMax: cfg.ConntrackMax}, logger)
 	if err != nil {
 		return nil, err
 	}

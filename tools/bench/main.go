@@ -44,6 +44,7 @@ type config struct {
 	Conns         int
 	TCPParallel   int
 	ScaleFlows    int
+	ConntrackMax  uint32
 	LBCPU, GenCPU int
 	Profile       bool
 	Timeout       time.Duration
@@ -67,6 +68,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.Conns, "conns", 3000, "TCP test: connections per mode and measurement")
 	fs.IntVar(&c.TCPParallel, "tcp-parallel", 16, "TCP test: concurrent connections while measuring LB CPU (latency is measured one at a time)")
 	fs.IntVar(&c.ScaleFlows, "scale-flows", 1<<20, "scale: tracked flows for the memory measurement")
+	ctMax := fs.Uint("conntrack-max", 0, "rate and TCP tests: xlb's conntrack size (0: the loader's default)")
 	fs.IntVar(&c.LBCPU, "lb-cpu", 1, "CPU of the load balancer's packet work")
 	fs.IntVar(&c.GenCPU, "gen-cpu", 0, "CPU of the generator, the client and the reals")
 	fs.BoolVar(&c.Profile, "profile", true, "profile the hot path (BPF run-time stats, perf, instruction counts)")
@@ -79,6 +81,7 @@ func parseFlags(args []string) (config, error) {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	c.Flows = uint32(*flows)
+	c.ConntrackMax = uint32(*ctMax)
 	for _, p := range strings.Split(*parts, ",") {
 		p = strings.TrimSpace(p)
 		if p == "" {

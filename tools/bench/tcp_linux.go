@@ -74,7 +74,7 @@ func runTCP(ctx context.Context, cfg config, logger *slog.Logger, l *benchLab) (
 		go s.Serve(ln)
 	}
 
-	if tb.dp, err = loader.Open(loader.Options{}, logger); err != nil {
+	if tb.dp, err = loader.Open(loader.Options{ConntrackMax: cfg.ConntrackMax}, logger); err != nil {
 		return nil, err
 	}
 	defer tb.dp.Close()
