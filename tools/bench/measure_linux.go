@@ -17,7 +17,7 @@ func measure(ctx context.Context, cfg config, logger *slog.Logger, args []string
 	res := &results{
 		Start:   time.Now(),
 		Command: commandLine(args),
-		Commit:  gitCommit(ctx),
+		Commit:  gitCommit(ctx, moduleRoot(ctx)),
 		Machine: machine{Kernel: kernelRelease(), CPU: cpuModel(), Go: runtime.Version(), Cores: runtime.NumCPU(), LBCPU: cfg.LBCPU, GenCPU: cfg.GenCPU},
 	}
 	if cpus := allCPUs(); !containsAll(cpus, cfg.LBCPU, cfg.GenCPU) {
@@ -106,13 +106,17 @@ func commandLine(args []string) string {
 
 // gitCommit is HEAD's short hash, marked when the dataplane or the
 // benchmark differ from it.
-func gitCommit(ctx context.Context) string {
-	out, err := exec.CommandContext(ctx, "git", "rev-parse", "--short=12", "HEAD").Output()
+func gitCommit(ctx context.Context, dir string) string {
+	rev := exec.CommandContext(ctx, "git", "rev-parse", "--short=12", "HEAD")
+	rev.Dir = dir
+	out, err := rev.Output()
 	if err != nil {
 		return "unknown (not a git checkout)"
 	}
 	c := strings.TrimSpace(string(out))
-	if exec.CommandContext(ctx, "git", "diff", "--quiet", "HEAD", "--", "bpf", "loader", "tools/bench").Run() != nil {
+	diff := exec.CommandContext(ctx, "git", "diff", "--quiet", "HEAD", "--", "bpf", "loader", "tools/bench")
+	diff.Dir = dir
+	if diff.Run() != nil {
 		c += " + uncommitted changes to bpf/, loader/ or tools/bench/"
 	}
 	return c

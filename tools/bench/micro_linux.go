@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os/exec"
+	"path/filepath"
 	"strings"
 )
 
@@ -13,6 +14,7 @@ import (
 func runMicro(ctx context.Context, cfg config, logger *slog.Logger) (*microResults, error) {
 	args := microCommand(cfg.MicroRepeat)
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Dir = moduleRoot(ctx)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v\n%s", strings.Join(args, " "), err, out)
@@ -26,4 +28,15 @@ func runMicro(ctx context.Context, cfg config, logger *slog.Logger) (*microResul
 		logger.Info("micro", "case", name, "ns_per_pkt", ns)
 	}
 	return r, nil
+}
+
+// moduleRoot is the repository's top directory, where ./loader/ is
+// (the current directory if go cannot tell).
+func moduleRoot(ctx context.Context) string {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	mod := strings.TrimSpace(string(out))
+	if err != nil || mod == "" || mod == "/dev/null" {
+		return "."
+	}
+	return filepath.Dir(mod)
 }

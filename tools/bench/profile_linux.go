@@ -50,11 +50,14 @@ func runProfile(ctx context.Context, cfg config, logger *slog.Logger, objs *benc
 	}
 	bin := filepath.Join(os.TempDir(), fmt.Sprintf("xlb-bench-loader-%d.test", os.Getpid()))
 	defer os.Remove(bin)
-	if out, err := exec.CommandContext(ctx, "go", "test", "-c", "-o", bin, "./loader/").CombinedOutput(); err != nil {
+	root := moduleRoot(ctx)
+	build := exec.CommandContext(ctx, "go", "test", "-c", "-o", bin, "./loader/")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("build loader tests: %v: %s", err, out)
 	}
 	for _, bench := range []string{"floor_fib_redirect", "tcp_established", "tcp_new_flow_syn"} {
-		top, err := perfMicro(ctx, bin, bench, cfg.MicroRepeat)
+		top, err := perfMicro(ctx, bin, filepath.Join(root, "loader"), bench, cfg.MicroRepeat)
 		if err != nil {
 			logger.Warn("perf", "bench", bench, "err", err)
 			res.PerfNote = err.Error()
@@ -110,14 +113,14 @@ func progProfileOf(ctx context.Context, name string, prog *ebpf.Program) (progPr
 
 // perfMicro samples one micro-benchmark with perf and returns its
 // hottest symbols, as "share symbol".
-func perfMicro(ctx context.Context, bin, bench string, repeat int) ([]string, error) {
+func perfMicro(ctx context.Context, bin, dir, bench string, repeat int) ([]string, error) {
 	data := filepath.Join(os.TempDir(), fmt.Sprintf("xlb-bench-%d-%s.perf", os.Getpid(), bench))
 	defer os.Remove(data)
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	rec := exec.CommandContext(ctx, "perf", "record", "-q", "-g", "-F", "4999", "-o", data, "--",
 		bin, "-test.run", "^$", "-test.bench", "^BenchmarkDataplane$/^"+bench+"$", "-test.benchtime", fmt.Sprintf("%dx", repeat))
-	rec.Dir = "loader"
+	rec.Dir = dir
 	if out, err := rec.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("perf record: %v: %s", err, out)
 	}
