@@ -26,6 +26,7 @@ type Status struct {
 	Interfaces []string   `json:"interfaces"`
 	Services   []Service  `json:"services"`
 	VRRP       []Instance `json:"vrrp,omitempty"`
+	Sync       *Sync      `json:"sync,omitempty"`
 }
 
 // Reload is the outcome of a reload (POST /v1/reload answers with it).
@@ -113,4 +114,18 @@ type RealRequest struct {
 	// Weight sets the weight until undrain or a reload that changes the
 	// real.
 	Weight *int `json:"weight,omitempty"`
+}
+
+// Sync is connection sync's state (status "sync").
+type Sync struct {
+	Master           bool   `json:"master"`
+	Converged        bool   `json:"converged"`
+	Peer             string `json:"peer,omitempty"`
+	SentEntries      uint64 `json:"sent_entries"`
+	ReceivedEntries  uint64 `json:"received_entries"`
+	InstalledEntries uint64 `json:"installed_entries"`
+	BulkSent         uint64 `json:"bulk_sent"`
+	BulkReceived     uint64 `json:"bulk_received"`
+	// Rejected counts messages dropped: bad MAC, replayed, malformed.
+	Rejected uint64 `json:"rejected"`
 }

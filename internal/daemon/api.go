@@ -72,6 +72,7 @@ func (d *Daemon) status() api.Status {
 		LastReload: d.lastReload,
 		Interfaces: slices.Clone(d.cfg.Dataplane.Interfaces),
 		VRRP:       d.vrrp.status(),
+		Sync:       d.syncStatus(),
 	}
 	for _, key := range d.order {
 		s := d.services[key]

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,7 @@ import (
 	"github.com/xlb/xlb/internal/gateway"
 	"github.com/xlb/xlb/internal/notify"
 	"github.com/xlb/xlb/internal/sched"
+	xsync "github.com/xlb/xlb/internal/sync"
 	"github.com/xlb/xlb/loader"
 )
 
@@ -62,6 +64,10 @@ type Daemon struct {
 	runCtx context.Context
 	// vrrp runs the VRRP instances.
 	vrrp vrrpRunner
+	// syncer is connection sync, nil when [sync] is off; roles wakes the
+	// loop that makes it follow VRRP (cap 1).
+	syncer *xsync.Syncer
+	roles  chan struct{}
 
 	mu         sync.Mutex // guards what follows
 	cfg        *config.Config
@@ -102,6 +108,7 @@ func Run(ctx context.Context, opts Options) error {
 		logger:   opts.Logger,
 		started:  time.Now(),
 		reloads:  make(chan chan error, 1),
+		roles:    make(chan struct{}, 1),
 		services: map[loader.ServiceKey]*service{},
 	}
 	d.keep.Store(opts.KeepDataplane || cfg.Dataplane.KeepOnExit)
@@ -125,10 +132,11 @@ func Run(ctx context.Context, opts Options) error {
 	ctx, cancel := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer cancel()
 	d.runCtx = ctx
-	if err := d.vrrp.start(ctx, cfg); err != nil {
+	if err := d.startSync(cfg); err != nil {
 		d.stop()
 		return err
 	}
+
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
@@ -157,6 +165,19 @@ func Run(ctx context.Context, opts Options) error {
 			}
 		}
 	})
+	// VRRP last: with connection sync, only once the flow table came over
+	// from the master (a returning director must not preempt knowing
+	// nothing of the flows).
+	if d.syncer != nil {
+		g.Go(func() error { return d.syncer.Run(gctx) })
+		g.Go(func() error { return d.roleLoop(gctx) })
+		d.awaitSyncBeforeVRRP(gctx, 3*time.Second, 30*time.Second)
+	}
+	if err := d.vrrp.start(gctx, cfg); err != nil {
+		d.logger.Error("vrrp", "err", err)
+		cancel()
+	}
+	d.roleChanged()
 	err = g.Wait()
 	d.stop()
 	if err != nil && !errors.Is(err, context.Canceled) {
@@ -208,6 +229,7 @@ func (d *Daemon) start(cfg *config.Config) error {
 		MaxServices:    uint32(cfg.Dataplane.MaxServices),
 		MaxReals:       uint32(cfg.Dataplane.MaxReals),
 		ResetMaps:      d.opts.ResetMaps,
+		SyncEvents:     cfg.Sync.Enabled,
 	}, d.logger)
 	if err != nil {
 		return err
@@ -267,6 +289,9 @@ func checkReload(old, cfg *config.Config) error {
 	same("dataplane.persistence_max", old.Dataplane.PersistenceMax, cfg.Dataplane.PersistenceMax)
 	same("dataplane.max_services", old.Dataplane.MaxServices, cfg.Dataplane.MaxServices)
 	same("dataplane.max_reals", old.Dataplane.MaxReals, cfg.Dataplane.MaxReals)
+	if !reflect.DeepEqual(old.Sync, cfg.Sync) {
+		errs = append(errs, errors.New("sync changed: restart xlbd to apply it"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -461,10 +486,16 @@ func (d *Daemon) gcLoop(ctx context.Context) error {
 		every := d.cfg.Dataplane.GCInterval.Duration
 		t := d.cfg.Dataplane.Timeouts
 		d.mu.Unlock()
-		res, err := d.dp.GC(loader.Timeouts{TCP: t.TCP.Duration, TCPFin: t.TCPFin.Duration, TCPSyn: t.TCPSyn.Duration, UDP: t.UDP.Duration})
+		// A backup holds what its master syncs; the master's expiries
+		// reach it as deletions.
+		hold := d.syncer != nil && !d.syncer.Status().Master
+		res, err := d.dp.GC(loader.Timeouts{TCP: t.TCP.Duration, TCPFin: t.TCPFin.Duration, TCPSyn: t.TCPSyn.Duration, UDP: t.UDP.Duration, Hold: hold})
 		if err != nil {
 			d.logger.Warn("connection gc", "err", err)
-		} else if res.Expired > 0 || res.ExpiredTemplates > 0 {
+		} else if d.syncer != nil && !hold && len(res.ExpiredFlows) > 0 {
+			d.syncer.Expired(res.ExpiredFlows)
+		}
+		if err == nil && (res.Expired > 0 || res.ExpiredTemplates > 0) {
 			d.logger.Debug("connection gc", "conns", res.Conns, "expired", res.Expired, "templates", res.Templates, "expired_templates", res.ExpiredTemplates)
 		}
 		select {
@@ -575,6 +606,9 @@ func (d *Daemon) stop() {
 	// VRRP first: a master hands over (priority 0) and its VIPs go before
 	// the dataplane does.
 	d.vrrp.stop()
+	if d.syncer != nil {
+		d.syncer.Close()
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	keep := d.keep.Load()

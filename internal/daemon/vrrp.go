@@ -231,6 +231,7 @@ func (d *Daemon) onVRRPState(cfg *config.Config, name string, from, to vrrp.Stat
 	d.vrrp.mu.Lock()
 	d.vrrp.states[name] = to
 	d.vrrp.mu.Unlock()
+	d.roleChanged()
 	for _, in := range cfg.VRRPInstances {
 		if in.Name == name {
 			d.notifyState(cfg, "INSTANCE", name, to, in.Priority, in.NotifyScripts)

@@ -175,7 +175,7 @@ func (n *NS) AddAddr(ifname, cidr string) error {
 		return fmt.Errorf("parse %s: %w", cidr, err)
 	}
 	if p, _ := netip.ParsePrefix(cidr); p.Addr().Is6() {
-		a.Flags |= 0x80 // IFA_F_NODAD: the lab has no duplicates, don't wait for DAD
+		a.Flags |= unix.IFA_F_NODAD // the lab has no duplicates: no waiting for DAD
 	}
 	if err := n.nl.AddrAdd(l, a); err != nil {
 		return fmt.Errorf("%s: add %s to %s: %w", n.Name, cidr, ifname, err)

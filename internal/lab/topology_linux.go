@@ -51,15 +51,14 @@ type TopologyOptions struct {
 }
 
 // NewTopology builds the lab. On error everything built is removed.
-func NewTopology(o TopologyOptions) (t *Topology, err error) {
+func NewTopology(o TopologyOptions) (_ *Topology, err error) {
 	if o.LBs < 1 || o.LBs > 2 {
 		return nil, fmt.Errorf("lab: %d directors; 1 or 2", o.LBs)
 	}
-	t = &Topology{}
+	t := &Topology{}
 	defer func() {
 		if err != nil {
 			t.Close()
-			t = nil
 		}
 	}()
 	mk := func(role string) (*NS, error) {
@@ -141,6 +140,16 @@ func NewTopology(o TopologyOptions) (t *Topology, err error) {
 	)
 	for _, step := range steps {
 		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	// TCP backs off to at most 1 s (the least the kernel allows) between
+	// retransmissions on the
+	// client and the web servers, so that a failover's measured gap is
+	// the failover's and not the exponential backoff's (the default
+	// maximum is 120 s).
+	for _, ns := range append([]*NS{t.Client}, t.Webs...) {
+		if err := ns.Sysctl("net.ipv4.tcp_rto_max_ms", "1000"); err != nil {
 			return nil, err
 		}
 	}
