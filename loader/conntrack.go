@@ -102,13 +102,24 @@ func (d *Dataplane) walkConntrack(fn func(k *xlbFlowKey, v *xlbConn)) error {
 	}
 }
 
-func (d *Dataplane) connOf(now uint32, k *xlbFlowKey, v *xlbConn) Conn {
+// realAddrs maps real ids to addresses, for turning entries into Conns.
+func (d *Dataplane) realAddrs() map[uint32]netip.AddrPort {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m := make(map[uint32]netip.AddrPort, len(d.reals))
+	for id, rs := range d.reals {
+		m[id] = rs.addr
+	}
+	return m
+}
+
+func (d *Dataplane) connOf(now uint32, reals map[uint32]netip.AddrPort, k *xlbFlowKey, v *xlbConn) Conn {
 	client, vip, proto := flowKeyFrom(*k)
 	return Conn{
 		Proto:  proto,
 		Client: client,
 		VIP:    vip,
-		Real:   netip.AddrPortFrom(addrFrom(v.Real.Bytes, k.Family), v.RealPort),
+		Real:   reals[v.RealId],
 		State:  d.stateNames[uint64(v.State)],
 		Active: v.State == xlbConnStateCONN_ESTABLISHED,
 		Idle:   time.Duration(idle(now, v.LastSeen)) * time.Second,
@@ -119,12 +130,13 @@ func (d *Dataplane) connOf(now uint32, k *xlbFlowKey, v *xlbConn) Conn {
 // at most limit of them (0: no limit).
 func (d *Dataplane) Conns(keep func(*Conn) bool, limit int) ([]Conn, error) {
 	now := monotonicSeconds()
+	reals := d.realAddrs()
 	var out []Conn
 	err := d.walkConntrack(func(k *xlbFlowKey, v *xlbConn) {
 		if limit > 0 && len(out) >= limit {
 			return
 		}
-		c := d.connOf(now, k, v)
+		c := d.connOf(now, reals, k, v)
 		if keep == nil || keep(&c) {
 			out = append(out, c)
 		}
@@ -229,6 +241,7 @@ func (d *Dataplane) GC(t Timeouts) (GCResult, error) {
 			return res, fmt.Errorf("free real %d: %w", id, err)
 		}
 		delete(d.reals, id)
+		d.unindex(rs)
 		if err := d.writeRealVips(rs.addr, rs.proto); err != nil {
 			return res, err
 		}

@@ -106,6 +106,6 @@ var (
 	_ [20]byte = [unsafe.Sizeof(xlbService{})]byte{}
 	_ [28]byte = [unsafe.Sizeof(xlbReal{})]byte{}
 	_ [40]byte = [unsafe.Sizeof(xlbFlowKey{})]byte{}
-	_ [32]byte = [unsafe.Sizeof(xlbConn{})]byte{}
+	_ [16]byte = [unsafe.Sizeof(xlbConn{})]byte{}
 	_ [20]byte = [unsafe.Sizeof(xlbPersistKey{})]byte{}
 )

@@ -104,6 +104,7 @@ type state struct {
 	svcIDs      map[uint32]bool // ids in use, live or retired
 	retiredSvcs map[uint32]ServiceKey
 	reals       map[uint32]*realState
+	byAddr      map[realAddr][]uint32 // real ids by address, live and retired
 	nextSvc     uint32
 	nextReal    uint32
 	ncpu        int
@@ -114,6 +115,7 @@ func (st *state) init() {
 	st.svcIDs = map[uint32]bool{}
 	st.retiredSvcs = map[uint32]ServiceKey{}
 	st.reals = map[uint32]*realState{}
+	st.byAddr = map[realAddr][]uint32{}
 }
 
 // allocSvc hands out ids round-robin over the space, so that a freed id
@@ -208,6 +210,7 @@ func (d *Dataplane) restore() error {
 			}
 		}
 		d.reals[id] = rs
+		d.index(rs)
 	}
 	return nil
 }
@@ -362,6 +365,12 @@ func (d *Dataplane) SetService(svc Service, reals []Real) error {
 		var rs *realState
 		if ok {
 			rs = d.reals[id]
+		} else if rs = d.retired(s.id, r.Addr); rs != nil {
+			// Back in the service before its connections ended: the
+			// same id again.
+			rs.retired = false
+			s.members[r.Addr] = rs.id
+			ok = false
 		} else {
 			nid, err := d.allocReal()
 			if err != nil {
@@ -372,6 +381,7 @@ func (d *Dataplane) SetService(svc Service, reals []Real) error {
 			}
 			rs = &realState{id: nid, svcID: s.id, vip: vip, proto: svc.Key.Proto, addr: r.Addr}
 			d.reals[nid] = rs
+			d.index(rs)
 			s.members[r.Addr] = nid
 			touched[r.Addr] = true
 		}
@@ -402,6 +412,21 @@ func (d *Dataplane) SetService(svc Service, reals []Real) error {
 	return nil
 }
 
+// retired finds a retired real of a service by address.
+func (d *Dataplane) retired(svcID uint32, addr netip.AddrPort) *realState {
+	for _, id := range d.byAddr[realAddr{addr, TCP}] {
+		if rs := d.reals[id]; rs.retired && rs.svcID == svcID {
+			return rs
+		}
+	}
+	for _, id := range d.byAddr[realAddr{addr, UDP}] {
+		if rs := d.reals[id]; rs.retired && rs.svcID == svcID {
+			return rs
+		}
+	}
+	return nil
+}
+
 func hasMember(s *svcState, a netip.AddrPort) bool {
 	_, ok := s.members[a]
 	return ok
@@ -416,17 +441,51 @@ func (d *Dataplane) retireReal(rs *realState) error {
 	return nil
 }
 
+// realAddr is a real server's address as its replies show it.
+type realAddr struct {
+	addr  netip.AddrPort
+	proto Proto
+}
+
+// index records a real under its address, for the reverse path.
+func (d *Dataplane) index(rs *realState) {
+	k := realAddr{rs.addr, rs.proto}
+	if !slices.Contains(d.byAddr[k], rs.id) {
+		d.byAddr[k] = append(d.byAddr[k], rs.id)
+	}
+}
+
+func (d *Dataplane) unindex(rs *realState) {
+	k := realAddr{rs.addr, rs.proto}
+	d.byAddr[k] = slices.DeleteFunc(d.byAddr[k], func(id uint32) bool { return id == rs.id })
+	if len(d.byAddr[k]) == 0 {
+		delete(d.byAddr, k)
+	}
+}
+
+// vipReal is a VIP:port a real address answers for, and the real's id
+// in that service.
+type vipReal struct {
+	vip netip.AddrPort
+	id  uint32
+}
+
 // vipsOf lists the VIP:ports a real address serves for proto, from every
-// live or retired real.
-func (d *Dataplane) vipsOf(addr netip.AddrPort, proto Proto) []netip.AddrPort {
-	var vips []netip.AddrPort
-	for _, rs := range d.reals {
-		if rs.addr == addr && rs.proto == proto && rs.vip.IsValid() && !slices.Contains(vips, rs.vip) {
-			vips = append(vips, rs.vip)
+// live or retired real, in a stable order.
+func (d *Dataplane) vipsOf(addr netip.AddrPort, proto Proto) []vipReal {
+	var out []vipReal
+	for _, id := range d.byAddr[realAddr{addr, proto}] {
+		if rs := d.reals[id]; rs != nil && rs.vip.IsValid() {
+			out = append(out, vipReal{rs.vip, id})
 		}
 	}
-	slices.SortFunc(vips, func(a, b netip.AddrPort) int { return a.Compare(b) })
-	return vips
+	slices.SortFunc(out, func(a, b vipReal) int {
+		if c := a.vip.Compare(b.vip); c != 0 {
+			return c
+		}
+		return int(a.id) - int(b.id)
+	})
+	return out
 }
 
 // checkRealVips refuses a change that would make a real address serve more
@@ -435,11 +494,12 @@ func (d *Dataplane) checkRealVips(svc Service, reals []Real) error {
 	vip := netip.AddrPortFrom(svc.Key.Addr, svc.Key.Port)
 	for _, r := range reals {
 		vips := d.vipsOf(r.Addr, svc.Key.Proto)
-		if !slices.Contains(vips, vip) {
-			vips = append(vips, vip)
+		n := len(vips)
+		if !slices.ContainsFunc(vips, func(v vipReal) bool { return v.vip == vip }) {
+			n++
 		}
-		if len(vips) > len(xlbRealVipSet{}.Vips) {
-			return fmt.Errorf("service %s: real %s would serve %d virtual services; at most %d", svc.Key, r.Addr, len(vips), len(xlbRealVipSet{}.Vips))
+		if n > len(xlbRealVipSet{}.Vips) {
+			return fmt.Errorf("service %s: real %s would serve %d virtual services; at most %d", svc.Key, r.Addr, n, len(xlbRealVipSet{}.Vips))
 		}
 	}
 	return nil
@@ -457,8 +517,9 @@ func (d *Dataplane) writeRealVips(addr netip.AddrPort, proto Proto) error {
 	var set xlbRealVipSet
 	set.Count = uint32(len(vips))
 	for i, v := range vips {
-		set.Vips[i].Vip.Bytes = addrBytes(v.Addr())
-		set.Vips[i].Port = v.Port()
+		set.Vips[i].Vip.Bytes = addrBytes(v.vip.Addr())
+		set.Vips[i].Port = v.vip.Port()
+		set.Vips[i].RealId = v.id
 	}
 	if err := d.objs.RealVips.Put(key, &set); err != nil {
 		return fmt.Errorf("write real_vips %s: %w", addr, err)
@@ -509,18 +570,57 @@ func (d *Dataplane) ServiceKeys() []ServiceKey {
 // table leaves the service without reals: new connections go to the
 // kernel, which refuses them as LVS does.
 func (d *Dataplane) SetTable(key ServiceKey, table []netip.AddrPort) error {
+	return d.SetTables(map[ServiceKey][]netip.AddrPort{key: table})
+}
+
+// SetTables installs several services' tables at once, as SetTable does.
+// Swapping a table makes the kernel wait for the programs that may still
+// use the old one (an RCU grace period, milliseconds); one call pays that
+// wait once for all the tables it installs.
+func (d *Dataplane) SetTables(tables map[ServiceKey][]netip.AddrPort) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s, ok := d.services[key]
-	if !ok {
-		return fmt.Errorf("%s: %w", key, ErrUnknownService)
+	ids := make([]uint32, 0, len(tables))
+	fds := make([]uint32, 0, len(tables))
+	var inners []*ebpf.Map
+	defer func() {
+		for _, m := range inners {
+			m.Close()
+		}
+	}()
+	for key, table := range tables {
+		s, ok := d.services[key]
+		if !ok {
+			return fmt.Errorf("%s: %w", key, ErrUnknownService)
+		}
+		inner, err := d.buildTable(s, table)
+		if err != nil {
+			return err
+		}
+		inners = append(inners, inner)
+		ids = append(ids, s.id)
+		fds = append(fds, uint32(inner.FD()))
 	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := d.objs.Selection.BatchUpdate(ids, fds, nil); err != nil {
+		return fmt.Errorf("install %d selection tables: %w", len(ids), err)
+	}
+	if _, err := d.objs.Cursors.BatchUpdate(ids, make([]uint32, len(ids)), nil); err != nil {
+		return fmt.Errorf("reset %d cursors: %w", len(ids), err)
+	}
+	return nil
+}
+
+// buildTable makes a service's table as an inner map, not yet installed.
+func (d *Dataplane) buildTable(s *svcState, table []netip.AddrPort) (*ebpf.Map, error) {
 	ids := make([]uint32, len(table)+1)
 	ids[0] = uint32(len(table))
 	for i, a := range table {
 		id, ok := s.members[a]
 		if !ok {
-			return fmt.Errorf("service %s: table entry %s is not one of its reals", key, a)
+			return nil, fmt.Errorf("service %s: table entry %s is not one of its reals", s.svc.Key, a)
 		}
 		ids[i+1] = id
 	}
@@ -533,23 +633,17 @@ func (d *Dataplane) SetTable(key ServiceKey, table []netip.AddrPort) error {
 		Flags:      innerMapFlag,
 	})
 	if err != nil {
-		return fmt.Errorf("service %s: create table: %w", key, err)
+		return nil, fmt.Errorf("service %s: create table: %w", s.svc.Key, err)
 	}
-	defer inner.Close()
 	keys := make([]uint32, len(ids))
 	for i := range keys {
 		keys[i] = uint32(i)
 	}
 	if _, err := inner.BatchUpdate(keys, ids, nil); err != nil {
-		return fmt.Errorf("service %s: fill table: %w", key, err)
+		inner.Close()
+		return nil, fmt.Errorf("service %s: fill table: %w", s.svc.Key, err)
 	}
-	if err := d.objs.Selection.Put(s.id, inner); err != nil {
-		return fmt.Errorf("service %s: install table: %w", key, err)
-	}
-	if err := d.objs.Cursors.Put(s.id, uint32(0)); err != nil {
-		return fmt.Errorf("service %s: reset cursor: %w", key, err)
-	}
-	return nil
+	return inner, nil
 }
 
 // ResetCursor makes a cursor-mode service's next pick the first entry of

@@ -89,7 +89,13 @@ func (r *SyncReader) Read() (SyncEvent, error) {
 	now := monotonicSeconds()
 	switch out.Kind {
 	case SyncConnNew, SyncConnState:
-		out.Conn = r.d.connOf(now, &ev.Flow, &ev.Conn)
+		r.d.mu.Lock()
+		var real netip.AddrPort
+		if rs := r.d.reals[ev.Conn.RealId]; rs != nil {
+			real = rs.addr
+		}
+		r.d.mu.Unlock()
+		out.Conn = r.d.connOf(now, map[uint32]netip.AddrPort{ev.Conn.RealId: real}, &ev.Flow, &ev.Conn)
 	case SyncTemplateNew:
 		t, ok := r.d.templateOf(now, &ev.Template, &ev.Persist)
 		if !ok {
@@ -172,8 +178,7 @@ func (d *Dataplane) InstallConn(c Conn) error {
 		return fmt.Errorf("connection %s -> %s: %s is not a real of %s here", c.Client, c.VIP, c.Real, key)
 	}
 	fk := flowKeyOf(c.Client, c.VIP, c.Proto)
-	v := xlbConn{RealPort: c.Real.Port(), ServiceId: uint16(s.id), RealId: id, State: state}
-	v.Real.Bytes = addrBytes(c.Real.Addr())
+	v := xlbConn{ServiceId: uint16(s.id), RealId: id, State: state}
 	v.LastSeen = monotonicSeconds() - uint32(min(c.Idle/time.Second, 1<<20))
 	if err := d.objs.Conntrack.Put(&fk, &v); err != nil {
 		return fmt.Errorf("install connection %s: %w", c.Client, err)

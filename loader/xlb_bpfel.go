@@ -14,16 +14,12 @@ import (
 )
 
 type xlbConn struct {
-	_    structs.HostLayout
-	Real struct {
-		_     structs.HostLayout
-		Bytes [16]uint8
-	}
-	RealPort  uint16
-	ServiceId uint16
+	_         structs.HostLayout
 	RealId    uint32
 	LastSeen  uint32
 	State     xlbConnState
+	ServiceId uint16
+	Pad       uint16
 }
 
 type xlbConnState uint32
@@ -219,8 +215,9 @@ type xlbVipPort struct {
 		_     structs.HostLayout
 		Bytes [16]uint8
 	}
-	Port uint16
-	Pad  uint16
+	Port   uint16
+	Pad    uint16
+	RealId uint32
 }
 
 // Names of all BPF objects in the ELF.

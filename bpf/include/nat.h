@@ -362,11 +362,15 @@ static __always_inline int forward_v4(struct xdp_md *ctx, struct packet *p, stru
 		ct = NULL;
 
 	if (ct) {
+		struct real *cr = bpf_map_lookup_elem(&reals, &ct->real_id);
+
+		if (!cr)
+			return count(STAT_PASS_NO_REAL, XDP_PASS);
 		if (p->tcp)
 			track_tcp(ct, &fk, p->tcp, 1);
 		refresh(ct, &fk, now, svc);
 		count_bytes(ct->service_id, ct->real_id, p->len, 1);
-		rewrite_v4(p, 1, ADDR4(ct->real), bpf_htons(ct->real_port));
+		rewrite_v4(p, 1, ADDR4(cr->addr), bpf_htons(cr->port));
 		return send_v4(ctx, p);
 	}
 
@@ -380,8 +384,6 @@ static __always_inline int forward_v4(struct xdp_md *ctx, struct packet *p, stru
 		return count(STAT_PASS_NO_REAL, XDP_PASS);
 
 	__builtin_memset(&nc, 0, sizeof(nc));
-	nc.real = r->addr;
-	nc.real_port = r->port;
 	nc.service_id = svc->id;
 	nc.real_id = rid;
 	nc.last_seen = now;
@@ -406,7 +408,7 @@ static __always_inline int forward_v4(struct xdp_md *ctx, struct packet *p, stru
 			rs->conns_established++;
 	}
 	count_bytes(svc->id, rid, p->len, 1);
-	rewrite_v4(p, 1, ADDR4(nc.real), bpf_htons(nc.real_port));
+	rewrite_v4(p, 1, ADDR4(r->addr), bpf_htons(r->port));
 	return send_v4(ctx, p);
 }
 
@@ -431,7 +433,7 @@ static __always_inline int reverse_v4(struct xdp_md *ctx, struct packet *p, stru
 		fk.vip = rv->vips[i].vip;
 		fk.vip_port = rv->vips[i].port;
 		ct = bpf_map_lookup_elem(&conntrack, &fk);
-		if (ct && ADDR4(ct->real) == p->ip->saddr && ct->real_port == bpf_ntohs(p->sport))
+		if (ct && ct->real_id == rv->vips[i].real_id)
 			break;
 		ct = NULL;
 	}

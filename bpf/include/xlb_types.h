@@ -85,6 +85,7 @@ struct vip_port {
 	struct addr vip;
 	__u16 port;
 	__u16 pad;
+	__u32 real_id; /* the real's id in that service */
 };
 
 /* real_vips map value: the services a real address:port answers for. */
@@ -115,16 +116,16 @@ enum conn_state {
 	CONN_UDP = 5,         /* UDP flow; inactive, as IPVS counts it */
 };
 
-/* conntrack map value: where the connection goes. */
+/* conntrack map value: where the connection goes (reals[real_id]). Kept
+ * to 16 bytes: with the 40-byte key an entry costs the kernel 120 bytes. */
 struct conn {
-	struct addr real;
-	__u16 real_port;
-	__u16 service_id;
 	__u32 real_id;
 	__u32 last_seen; /* CLOCK_MONOTONIC seconds */
 	enum conn_state state;
+	__u16 service_id;
+	__u16 pad;
 };
-_Static_assert(sizeof(struct conn) == 32, "conn ABI");
+_Static_assert(sizeof(struct conn) == 16, "conn ABI");
 
 /* persistence map key: a client (masked by persistence_granularity) of a
  * service. */
@@ -178,7 +179,7 @@ struct sync_event {
 	struct persist persist;
 	__u32 pad2;
 };
-_Static_assert(sizeof(struct sync_event) == 112, "sync_event ABI");
+_Static_assert(sizeof(struct sync_event) == 96, "sync_event ABI");
 
 /* stats (per CPU) indexed by reason: what happened to each frame. */
 enum stat_id {

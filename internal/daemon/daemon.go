@@ -387,10 +387,8 @@ func (d *Daemon) applyLocked(cfg *config.Config) error {
 		}
 	}
 	d.services, d.order = next, order
-	for _, key := range order {
-		if err := d.syncServiceLocked(next[key]); err != nil {
-			return err
-		}
+	if err := d.syncServicesLocked(d.inOrder()); err != nil {
+		return err
 	}
 
 	if err := d.gw.Apply(gatewaySpec(cfg)); err != nil {
@@ -419,44 +417,75 @@ func gatewaySpec(cfg *config.Config) gateway.Spec {
 // syncServiceLocked writes a service's reals and, if it changed, its
 // selection table.
 func (d *Daemon) syncServiceLocked(s *service) error {
-	if s.dirty {
-		if err := d.dp.SetService(s.loaderService(), s.dataplaneReals()); err != nil {
-			return err
+	return d.syncServicesLocked([]*service{s})
+}
+
+// syncServicesLocked writes the reals of the services an event touched
+// and rebuilds their tables, and every lc/wlc table; the tables that
+// changed are installed in one batch (each swap costs the kernel an RCU
+// grace period, a batch one for all).
+func (d *Daemon) syncServicesLocked(svcs []*service) error {
+	tables := map[loader.ServiceKey][]netip.AddrPort{}
+	built := map[loader.ServiceKey]*service{}
+	var errs []error
+	for _, s := range svcs {
+		if s.dirty {
+			if err := d.dp.SetService(s.loaderService(), s.dataplaneReals()); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 		}
-	}
-	var counts map[netip.AddrPort]loader.ConnCounts
-	newConns := 0
-	if s.algo.Mode() == sched.ModeCursor && (s.algo == sched.LC || s.algo == sched.WLC) {
-		c, err := d.dp.RealConns(s.key)
+		var counts map[netip.AddrPort]loader.ConnCounts
+		newConns := 0
+		if s.algo == sched.LC || s.algo == sched.WLC {
+			c, err := d.dp.RealConns(s.key)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			counts = c
+			if t, err := d.dp.ServiceTraffic(s.key); err == nil {
+				newConns = int(t.Conns - s.lastConns)
+				s.lastConns = t.Conns
+			}
+		} else if !s.dirty {
+			continue
+		}
+		table, err := s.buildTable(counts, newConns)
 		if err != nil {
-			return err
+			errs = append(errs, err)
+			continue
 		}
-		counts = c
-		if t, err := d.dp.ServiceTraffic(s.key); err == nil {
-			newConns = int(t.Conns - s.lastConns)
-			s.lastConns = t.Conns
+		s.dirty = false
+		if slices.Equal(table, s.table) && s.table != nil {
+			// An lc/wlc plan is read from its start: the same plan
+			// again still restarts the cursor.
+			if counts != nil {
+				if err := d.dp.ResetCursor(s.key); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			continue
 		}
-	} else if !s.dirty {
-		return nil
+		tables[s.key] = table
+		built[s.key] = s
 	}
-	table, err := s.buildTable(counts, newConns)
-	if err != nil {
-		return err
+	if err := d.dp.SetTables(tables); err != nil {
+		return errors.Join(append(errs, err)...)
 	}
-	s.dirty = false
-	if slices.Equal(table, s.table) && s.table != nil {
-		// An lc/wlc plan is read from its start: the same plan again
-		// still restarts the cursor.
-		if counts != nil {
-			return d.dp.ResetCursor(s.key)
-		}
-		return nil
+	for key, table := range tables {
+		built[key].table = table
 	}
-	if err := d.dp.SetTable(s.key, table); err != nil {
-		return err
+	return errors.Join(errs...)
+}
+
+// inOrder lists the services in configuration order.
+func (d *Daemon) inOrder() []*service {
+	out := make([]*service, 0, len(d.order))
+	for _, key := range d.order {
+		out = append(out, d.services[key])
 	}
-	s.table = table
-	return nil
+	return out
 }
 
 // tickLoop rebuilds lc/wlc tables from connection counts every
@@ -465,10 +494,8 @@ func (d *Daemon) tickLoop(ctx context.Context) error {
 	for {
 		d.mu.Lock()
 		tick := d.cfg.Dataplane.SchedulerTick.Duration
-		for _, key := range d.order {
-			if err := d.syncServiceLocked(d.services[key]); err != nil {
-				d.logger.Warn("scheduler tick", "service", key.String(), "err", err)
-			}
+		if err := d.syncServicesLocked(d.inOrder()); err != nil {
+			d.logger.Warn("scheduler tick", "err", err)
 		}
 		d.mu.Unlock()
 		select {
@@ -564,12 +591,14 @@ func (d *Daemon) onHealthEvent(ev healthd.Event) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	defer func() {
-		for _, key := range d.order {
-			if s := d.services[key]; s.dirty {
-				if err := d.syncServiceLocked(s); err != nil {
-					d.logger.Warn("apply health event", "service", key.String(), "err", err)
-				}
+		var dirty []*service
+		for _, s := range d.inOrder() {
+			if s.dirty {
+				dirty = append(dirty, s)
 			}
+		}
+		if err := d.syncServicesLocked(dirty); err != nil {
+			d.logger.Warn("apply health event", "err", err)
 		}
 	}()
 	switch e := ev.(type) {

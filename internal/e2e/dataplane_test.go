@@ -60,9 +60,19 @@ func TestBalancesHTTPThroughTheVIP(t *testing.T) {
 		if err != nil {
 			t.Skipf("bpftool: %v %s", err, out)
 		}
-		for _, field := range []string{`"client"`, `"vip_port"`, `"real"`, `"state"`, "CONN_"} {
+		for _, field := range []string{`"client"`, `"vip_port": 80`, `"real_id"`, `"state": "CONN_`} {
 			if !bytes.Contains(out, []byte(field)) {
-				t.Errorf("bpftool dump lacks %s:\n%.2000s", field, out)
+				t.Errorf("bpftool dump of conntrack lacks %s:\n%.2000s", field, out)
+			}
+		}
+		// reals says where a real_id goes.
+		out, err = exec.Command("bpftool", "map", "dump", "pinned", e.pins[0]+"/reals").CombinedOutput()
+		if err != nil {
+			t.Fatalf("bpftool: %v %s", err, out)
+		}
+		for _, field := range []string{`"bytes": [192,0,2,100,`, `"port": 80`, `"flags": "REAL_F_AVAILABLE"`} {
+			if !bytes.Contains(out, []byte(field)) {
+				t.Errorf("bpftool dump of reals lacks %s:\n%.2000s", field, out)
 			}
 		}
 	})

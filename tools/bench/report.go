@@ -304,7 +304,7 @@ func renderScale(b *strings.Builder, s *scaleResults) {
 		if s.ReapplyTime == 0 {
 			again = "not measured (the first apply took over 2 s)"
 		}
-		fmt.Fprintf(b, "- Apply %d virtual servers × %d reals (SetService + SetTable each): **%.2f s**; the same config again (nothing changes): %s.\n",
+		fmt.Fprintf(b, "- Apply %d virtual servers × %d reals (SetService each, then SetTables for all): **%.2f s**; the same config again (nothing changes): %s.\n",
 			s.Services, s.RealsPer, s.ApplyTime.Seconds(), again)
 	}
 	if s.DrainTrials > 0 {

@@ -154,7 +154,7 @@ type scaleResults struct {
 	GCTime         time.Duration
 	Services       int
 	RealsPer       int
-	ApplyTime      time.Duration // SetService + SetTable for all
+	ApplyTime      time.Duration // SetService for each, SetTables for all
 	ReapplyTime    time.Duration // the same config again (no change)
 	DrainP50       time.Duration // SetService marking a real unavailable
 	DrainMax       time.Duration
