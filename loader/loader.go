@@ -110,6 +110,7 @@ func Open(opts Options, logger *slog.Logger) (*Dataplane, error) {
 		xlbMapReals:        opts.MaxReals,
 		xlbMapRealVips:     opts.MaxReals,
 		xlbMapRealStats:    opts.MaxReals,
+		xlbMapRealNexthops: opts.MaxReals,
 	} {
 		spec.Maps[name].MaxEntries = size
 	}

@@ -606,3 +606,60 @@ func TestGarbageNeverForwarded(t *testing.T) {
 		}
 	}
 }
+
+// TestNexthopCache: established flows reuse the route lookup of their
+// real (forward) or client (replies) for a second; a datagram longer than
+// any the cached route took is looked up again (the MTU check), and a
+// changed neighbour is seen once the second is over.
+func TestNexthopCache(t *testing.T) {
+	f := newFixture(t)
+	f.service(t, Service{Sched: SchedRR}, web1)
+	f.run(t, frame{src: client, dst: vip80, flags: "S"}.bytes(t), f.pub)
+	ack := frame{src: client, dst: vip80, flags: "A", payload: []byte("GET")}
+	ret, out := f.run(t, ack.bytes(t), f.pub)
+	wantVerdict(t, ret, xdpRedirect)
+	wantForwarded(t, out, ack, client, web1, f.farmMAC, macWeb1)
+
+	t.Run("a_longer_datagram_than_the_route_took_is_checked_against_the_mtu", func(t *testing.T) {
+		l, err := f.ns.Netlink().LinkByName("farm0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.ns.Netlink().LinkSetMTU(l, 1000); err != nil {
+			t.Fatal(err)
+		}
+		defer f.ns.Netlink().LinkSetMTU(l, 1500)
+		before := f.counter(t, "pass_fib")
+		big := frame{src: client, dst: vip80, flags: "A", payload: make([]byte, 1200)}
+		ret, _ := f.run(t, big.bytes(t), f.pub)
+		wantVerdict(t, ret, xdpPass)
+		if f.counter(t, "pass_fib") != before+1 {
+			t.Errorf("an oversized datagram was not given to the kernel (fragmentation needed)")
+		}
+		// Small ones still take the cached route.
+		ret, _ = f.run(t, ack.bytes(t), f.pub)
+		wantVerdict(t, ret, xdpRedirect)
+	})
+
+	t.Run("a_changed_neighbour_is_used_after_the_second", func(t *testing.T) {
+		moved := net.HardwareAddr{0x02, 0, 0, 0, 1, 0x99}
+		if err := f.ns.Neigh("farm0", web1.Addr().String(), moved); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2100 * time.Millisecond)
+		ret, out := f.run(t, ack.bytes(t), f.pub)
+		wantVerdict(t, ret, xdpRedirect)
+		if d := decode(t, out); !bytes.Equal(d.dstMAC, moved) {
+			t.Errorf("sent to %s, want the new neighbour %s", d.dstMAC, moved)
+		}
+	})
+
+	t.Run("replies_reuse_the_route_to_their_client", func(t *testing.T) {
+		reply := frame{src: web1, dst: client, flags: "A", payload: []byte("200 OK")}
+		for range 3 {
+			ret, out := f.run(t, reply.bytes(t), f.farm)
+			wantVerdict(t, ret, xdpRedirect)
+			wantForwarded(t, out, reply, vip80, client, f.pubMAC, macRtr)
+		}
+	})
+}

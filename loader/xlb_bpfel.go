@@ -13,6 +13,17 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type xlbClientNexthop struct {
+	_      structs.HostLayout
+	Client struct {
+		_     structs.HostLayout
+		Bytes [16]uint8
+	}
+	Family uint8
+	Pad    [3]uint8
+	Nh     xlbNexthop
+}
+
 type xlbConn struct {
 	_         structs.HostLayout
 	RealId    uint32
@@ -48,6 +59,16 @@ type xlbFlowKey struct {
 	Proto      uint8
 	Family     uint8
 	Pad        uint16
+}
+
+type xlbNexthop struct {
+	_       structs.HostLayout
+	Ifindex uint32
+	Expires uint32
+	Smac    [6]uint8
+	Dmac    [6]uint8
+	MaxLen  uint16
+	Pad     uint16
 }
 
 type xlbPersist struct {
@@ -224,9 +245,11 @@ type xlbVipPort struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	xlbMapClientNexthops      = "client_nexthops"
 	xlbMapConntrack           = "conntrack"
 	xlbMapCursors             = "cursors"
 	xlbMapPersistence         = "persistence"
+	xlbMapRealNexthops        = "real_nexthops"
 	xlbMapRealStats           = "real_stats"
 	xlbMapRealVips            = "real_vips"
 	xlbMapReals               = "reals"
@@ -289,17 +312,19 @@ type xlbProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type xlbMapSpecs struct {
-	Conntrack    *ebpf.MapSpec `ebpf:"conntrack"`
-	Cursors      *ebpf.MapSpec `ebpf:"cursors"`
-	Persistence  *ebpf.MapSpec `ebpf:"persistence"`
-	RealStats    *ebpf.MapSpec `ebpf:"real_stats"`
-	RealVips     *ebpf.MapSpec `ebpf:"real_vips"`
-	Reals        *ebpf.MapSpec `ebpf:"reals"`
-	Selection    *ebpf.MapSpec `ebpf:"selection"`
-	ServiceStats *ebpf.MapSpec `ebpf:"service_stats"`
-	Services     *ebpf.MapSpec `ebpf:"services"`
-	Stats        *ebpf.MapSpec `ebpf:"stats"`
-	SyncEvents   *ebpf.MapSpec `ebpf:"sync_events"`
+	ClientNexthops *ebpf.MapSpec `ebpf:"client_nexthops"`
+	Conntrack      *ebpf.MapSpec `ebpf:"conntrack"`
+	Cursors        *ebpf.MapSpec `ebpf:"cursors"`
+	Persistence    *ebpf.MapSpec `ebpf:"persistence"`
+	RealNexthops   *ebpf.MapSpec `ebpf:"real_nexthops"`
+	RealStats      *ebpf.MapSpec `ebpf:"real_stats"`
+	RealVips       *ebpf.MapSpec `ebpf:"real_vips"`
+	Reals          *ebpf.MapSpec `ebpf:"reals"`
+	Selection      *ebpf.MapSpec `ebpf:"selection"`
+	ServiceStats   *ebpf.MapSpec `ebpf:"service_stats"`
+	Services       *ebpf.MapSpec `ebpf:"services"`
+	Stats          *ebpf.MapSpec `ebpf:"stats"`
+	SyncEvents     *ebpf.MapSpec `ebpf:"sync_events"`
 }
 
 // xlbVariableSpecs contains global variables before they are loaded into the kernel.
@@ -330,24 +355,28 @@ func (o *xlbObjects) Close() error {
 //
 // It can be passed to loadXlbObjects or ebpf.CollectionSpec.LoadAndAssign.
 type xlbMaps struct {
-	Conntrack    *ebpf.Map `ebpf:"conntrack"`
-	Cursors      *ebpf.Map `ebpf:"cursors"`
-	Persistence  *ebpf.Map `ebpf:"persistence"`
-	RealStats    *ebpf.Map `ebpf:"real_stats"`
-	RealVips     *ebpf.Map `ebpf:"real_vips"`
-	Reals        *ebpf.Map `ebpf:"reals"`
-	Selection    *ebpf.Map `ebpf:"selection"`
-	ServiceStats *ebpf.Map `ebpf:"service_stats"`
-	Services     *ebpf.Map `ebpf:"services"`
-	Stats        *ebpf.Map `ebpf:"stats"`
-	SyncEvents   *ebpf.Map `ebpf:"sync_events"`
+	ClientNexthops *ebpf.Map `ebpf:"client_nexthops"`
+	Conntrack      *ebpf.Map `ebpf:"conntrack"`
+	Cursors        *ebpf.Map `ebpf:"cursors"`
+	Persistence    *ebpf.Map `ebpf:"persistence"`
+	RealNexthops   *ebpf.Map `ebpf:"real_nexthops"`
+	RealStats      *ebpf.Map `ebpf:"real_stats"`
+	RealVips       *ebpf.Map `ebpf:"real_vips"`
+	Reals          *ebpf.Map `ebpf:"reals"`
+	Selection      *ebpf.Map `ebpf:"selection"`
+	ServiceStats   *ebpf.Map `ebpf:"service_stats"`
+	Services       *ebpf.Map `ebpf:"services"`
+	Stats          *ebpf.Map `ebpf:"stats"`
+	SyncEvents     *ebpf.Map `ebpf:"sync_events"`
 }
 
 func (m *xlbMaps) Close() error {
 	return _XlbClose(
+		m.ClientNexthops,
 		m.Conntrack,
 		m.Cursors,
 		m.Persistence,
+		m.RealNexthops,
 		m.RealStats,
 		m.RealVips,
 		m.Reals,

@@ -330,9 +330,61 @@ static __always_inline int send_v4(struct xdp_md *ctx, struct packet *p)
 	ip_ttl_dec(ip);
 	__builtin_memcpy(p->eth->h_dest, fib.dmac, ETH_ALEN);
 	__builtin_memcpy(p->eth->h_source, fib.smac, ETH_ALEN);
+	p->out_ifindex = fib.ifindex;
 	if (fib.ifindex == ctx->ingress_ifindex)
 		return count(STAT_FWD_TX, XDP_TX);
 	return count(STAT_FWD_REDIRECT, bpf_redirect(fib.ifindex, 0));
+}
+
+/* send_cached is send_v4 with a cached next hop: nh, if not expired, is
+ * the result of the last route lookup toward the same host and is used
+ * without looking again, for datagrams no longer than one the route took
+ * (longer ones are looked up: the route's MTU check); otherwise the route
+ * is looked up and, if the frame is forwarded, nh is refreshed for a
+ * second. Up to a second of a changed route or neighbour goes unseen. */
+static __always_inline int send_cached(
+    struct xdp_md *ctx, struct packet *p, struct nexthop *nh, __u32 now)
+{
+	__u16 len = bpf_ntohs(p->ip->tot_len);
+	int ret;
+
+	if (nh && nh->expires > now && len <= nh->max_len && !p->tagged) {
+		ip_ttl_dec(p->ip);
+		__builtin_memcpy(p->eth->h_dest, nh->dmac, ETH_ALEN);
+		__builtin_memcpy(p->eth->h_source, nh->smac, ETH_ALEN);
+		if (nh->ifindex == ctx->ingress_ifindex)
+			return count(STAT_FWD_TX, XDP_TX);
+		return count(STAT_FWD_REDIRECT, bpf_redirect(nh->ifindex, 0));
+	}
+	ret = send_v4(ctx, p);
+	if (nh && (ret == XDP_TX || ret == XDP_REDIRECT)) {
+		if (nh->expires <= now || nh->ifindex != p->out_ifindex)
+			nh->max_len = 0;
+		nh->ifindex = p->out_ifindex;
+		__builtin_memcpy(nh->dmac, p->eth->h_dest, ETH_ALEN);
+		__builtin_memcpy(nh->smac, p->eth->h_source, ETH_ALEN);
+		nh->expires = now + 1;
+		if (len > nh->max_len)
+			nh->max_len = len;
+	}
+	return ret;
+}
+
+/* client_nexthop finds the cache slot of a client's next hop; a slot that
+ * held another client is taken over (expired, so send_cached looks up). */
+static __always_inline struct nexthop *client_nexthop(__be32 client)
+{
+	__u32 slot = hash32(0x85ebca6b, client) & (CLIENT_NEXTHOPS - 1);
+	struct client_nexthop *c = bpf_map_lookup_elem(&client_nexthops, &slot);
+
+	if (!c)
+		return NULL;
+	if (c->family != AF_INET || ADDR4(c->client) != client) {
+		__builtin_memset(c, 0, sizeof(*c));
+		ADDR4(c->client) = client;
+		c->family = AF_INET;
+	}
+	return &c->nh;
 }
 
 /* forward_v4 handles a frame addressed to a virtual service. */
@@ -371,7 +423,7 @@ static __always_inline int forward_v4(struct xdp_md *ctx, struct packet *p, stru
 		refresh(ct, &fk, now, svc);
 		count_bytes(ct->service_id, ct->real_id, p->len, 1);
 		rewrite_v4(p, 1, ADDR4(cr->addr), bpf_htons(cr->port));
-		return send_v4(ctx, p);
+		return send_cached(ctx, p, bpf_map_lookup_elem(&real_nexthops, &ct->real_id), now);
 	}
 
 	if (p->tcp && !syn && !(svc->flags & SERVICE_F_ANY_PACKET))
@@ -446,8 +498,10 @@ static __always_inline int reverse_v4(struct xdp_md *ctx, struct packet *p, stru
 		return count(STAT_DROP_BAD_CSUM, XDP_DROP);
 	if (p->tcp)
 		track_tcp(ct, &fk, p->tcp, 0);
-	refresh(ct, &fk, now_sec(), NULL);
+	__u32 now = now_sec();
+
+	refresh(ct, &fk, now, NULL);
 	count_bytes(ct->service_id, ct->real_id, p->len, 0);
 	rewrite_v4(p, 0, ADDR4(fk.vip), bpf_htons(fk.vip_port));
-	return send_v4(ctx, p);
+	return send_cached(ctx, p, client_nexthop(ADDR4(fk.client)), now);
 }

@@ -32,8 +32,9 @@ struct packet {
 	void *data_end;
 	__be16 sport;
 	__be16 dport;
-	__u32 len;   /* frame length, for byte counters */
-	__u8 tagged; /* carried an 802.1Q/802.1ad tag */
+	__u32 len;         /* frame length, for byte counters */
+	__u32 out_ifindex; /* where send_v4 sent it */
+	__u8 tagged;       /* carried an 802.1Q/802.1ad tag */
 };
 
 /* parse_eth finds the network header. It returns CONTINUE with *l3_off

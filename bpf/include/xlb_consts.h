@@ -25,6 +25,11 @@
 #define MAX_VIPS_PER_REAL 8
 #endif
 
+/* Slots of the per-CPU cache of clients' next hops (a power of two). */
+#ifndef CLIENT_NEXTHOPS
+#define CLIENT_NEXTHOPS 65536
+#endif
+
 /* Size of the sync_events ring (bytes, a power of two of pages). */
 #ifndef SYNC_RING_BYTES
 #define SYNC_RING_BYTES (4 << 20)

@@ -117,6 +117,25 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } service_stats SEC(".maps");
 
+/* Per real, per CPU: the next hop of its packets, cached for a second so
+ * that established flows skip the route lookup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MAX_REALS);
+	__type(key, __u32);
+	__type(value, struct nexthop);
+} real_nexthops SEC(".maps");
+
+/* Per CPU, slot hash(client): the next hop of replies to that client,
+ * cached for a second so that established flows skip the route lookup. A
+ * direct-mapped cache: two clients in one slot take turns. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CLIENT_NEXTHOPS);
+	__type(key, __u32);
+	__type(value, struct client_nexthop);
+} client_nexthops SEC(".maps");
+
 /* Per real counters and connection state changes, by real id. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

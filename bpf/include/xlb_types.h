@@ -162,6 +162,27 @@ struct real_counters {
 	__u64 conns_est_closed;  /* ESTABLISHED connections that saw FIN/RST */
 };
 
+/* Where the last route lookup sent packets to a host, reused until
+ * expires (real_nexthops, client_nexthops). */
+struct nexthop {
+	__u32 ifindex;
+	__u32 expires; /* CLOCK_MONOTONIC seconds */
+	__u8 smac[6];
+	__u8 dmac[6];
+	__u16 max_len; /* longest datagram the route took (the MTU check) */
+	__u16 pad;
+};
+
+/* client_nexthops slot: a direct-mapped cache of the next hop of replies
+ * to a client (the slot is a hash of its address). */
+struct client_nexthop {
+	struct addr client;
+	__u8 family; /* 0: empty */
+	__u8 pad[3];
+	struct nexthop nh;
+};
+_Static_assert(sizeof(struct client_nexthop) == 44, "client_nexthop ABI");
+
 /* What a sync_events record reports. */
 enum sync_event_type {
 	SYNC_CONN_NEW = 1,     /* a connection was scheduled */
