@@ -43,7 +43,7 @@ lint:
 demo:
 	./tools/demo.sh
 
-## bench: benchmarks (root); results go to BENCHMARKS.md by hand
+## bench: the benchmark harness (root): appends a run to BENCHMARKS.md
 bench: deps
 	$(GO) run ./tools/bench -write BENCHMARKS.md
 
