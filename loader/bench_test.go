@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"runtime"
 	"slices"
@@ -18,7 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xlb/xlb/internal/lab"
-	"github.com/xlb/xlb/internal/testutil"
+	"github.com/xlb/xlb/internal/xdptest"
 )
 
 // BPF_PROG_TEST_RUN micro-benchmarks of the dataplane (issue 8, part 1),
@@ -46,14 +45,11 @@ const benchObject = "../tools/bench/bench_bpfel.o"
 const benchFrameLen = 60
 
 var (
-	benchWeb1 = netip.MustParseAddrPort("192.0.2.100:8080")
-	benchWeb2 = netip.MustParseAddrPort("192.0.2.101:8080")
+	benchWeb1 = xdptest.Web1
+	benchWeb2 = xdptest.Web2
 	// Fresh flows come from 198.51.100.0/24: source ports 10000-42767,
 	// then the next address.
 	benchFlowBase = netip.MustParseAddrPort("198.51.100.0:10000")
-	benchMACWeb1  = net.HardwareAddr{0x02, 0, 0, 0xbe, 0, 0x64}
-	benchMACWeb2  = net.HardwareAddr{0x02, 0, 0, 0xbe, 0, 0x65}
-	benchMACRtr   = net.HardwareAddr{0x02, 0, 0, 0xbe, 0, 0x01}
 )
 
 // benchFixture is newFixture's namespace (static routes and neighbours,
@@ -70,24 +66,16 @@ type benchFixture struct {
 
 func newBenchFixture(tb testing.TB, conntrackMax uint32) *benchFixture {
 	tb.Helper()
-	testutil.RequireRoot(tb)
-	ns := testutil.NewNS(tb, "xlbt-bench-")
+	l := xdptest.NewLab(tb)
+	ns := l.NS
 	must := func(err error) {
 		tb.Helper()
 		if err != nil {
 			tb.Fatal(err)
 		}
 	}
-	must(lab.Veth(ns, "pub0", ns, "pub1"))
-	must(lab.Veth(ns, "farm0", ns, "farm1"))
-	must(ns.AddAddr("pub0", "203.0.113.2/24"))
-	must(ns.AddAddr("farm0", "192.0.2.1/24"))
-	must(ns.AddRoute("198.51.100.0/24", "203.0.113.1"))
+	// The floor forwards the very frames xlb gets: the VIP routes to web1.
 	must(ns.AddRoute(vip.String()+"/32", benchWeb1.Addr().String()))
-	must(ns.Neigh("pub0", "203.0.113.1", benchMACRtr))
-	must(ns.Neigh("farm0", benchWeb1.Addr().String(), benchMACWeb1))
-	must(ns.Neigh("farm0", benchWeb2.Addr().String(), benchMACWeb2))
-	must(ns.Sysctl("net.ipv4.ip_forward", "1"))
 
 	dp, err := Open(Options{ConntrackMax: conntrackMax, PersistenceMax: 1024, MaxServices: 16, MaxReals: 64}, slog.New(slog.DiscardHandler))
 	must(err)
@@ -209,7 +197,7 @@ type testRunAttr struct {
 }
 
 func testRun(prog *ebpf.Program, data []byte, ifindex int, repeat uint32) (ret, ns uint32, err error) {
-	md := xdpMd{DataEnd: uint32(len(data)), IngressIfindex: uint32(ifindex)}
+	md := xdptest.XDPMd{DataEnd: uint32(len(data)), IngressIfindex: uint32(ifindex)}
 	attr := testRunAttr{
 		progFD:     uint32(prog.FD()),
 		dataSizeIn: uint32(len(data)),
@@ -298,21 +286,21 @@ var benchTCPService = ServiceKey{Addr: vip, Port: 80, Proto: TCP}
 func benchCases() []benchCase {
 	client := netip.MustParseAddrPort("198.51.100.7:40000")
 	synFrom := func(tb testing.TB, src netip.AddrPort) []byte {
-		return pad60(tb, frame{src: src, dst: vip80, flags: "S"})
+		return pad60(tb, xdptest.Frame{Src: src, Dst: vip80, Flags: "S"})
 	}
 	established := func(tb testing.TB, f *benchFixture, proto Proto) []byte {
 		key := benchTCPService
 		key.Proto = proto
 		f.service(tb, Service{Key: key, Sched: SchedRR}, benchWeb1, benchWeb2)
-		first := frame{src: client, dst: vip80, proto: proto, flags: "S"}
-		if ret, _ := f.once(tb, pad60(tb, first), f.pub); ret != xdpRedirect {
-			tb.Fatalf("first packet: verdict %s", verdictName(ret))
+		first := xdptest.Frame{Src: client, Dst: vip80, Proto: uint8(proto), Flags: "S"}
+		if ret, _ := f.once(tb, pad60(tb, first), f.pub); ret != xdptest.Redirect {
+			tb.Fatalf("first packet: verdict %s", xdptest.VerdictName(ret))
 		}
 		flags := ""
 		if proto == TCP {
 			flags = "A"
 		}
-		return pad60(tb, frame{src: client, dst: vip80, proto: proto, flags: flags, payload: []byte("GET")})
+		return pad60(tb, xdptest.Frame{Src: client, Dst: vip80, Proto: uint8(proto), Flags: flags, Payload: []byte("GET")})
 	}
 	fwd := func(tb testing.TB, _ *benchFixture, b, a benchCounters, n uint64) {
 		wantDelta(tb, "fwd_redirect", b.stats["fwd_redirect"], a.stats["fwd_redirect"], n)
@@ -321,17 +309,17 @@ func benchCases() []benchCase {
 		{
 			name: "floor_fib_redirect",
 			setup: func(tb testing.TB, f *benchFixture) ([]byte, Proto, int, flowPattern) {
-				return pad60(tb, frame{src: client, dst: vip80, flags: "A", payload: []byte("GET")}), TCP, f.pub, flowPattern{}
+				return pad60(tb, xdptest.Frame{Src: client, Dst: vip80, Flags: "A", Payload: []byte("GET")}), TCP, f.pub, flowPattern{}
 			},
 			floor: true,
-			want:  xdpRedirect,
+			want:  xdptest.Redirect,
 		},
 		{
 			name: "tcp_established",
 			setup: func(tb testing.TB, f *benchFixture) ([]byte, Proto, int, flowPattern) {
 				return established(tb, f, TCP), TCP, f.pub, flowPattern{}
 			},
-			want: xdpRedirect,
+			want: xdptest.Redirect,
 			check: func(tb testing.TB, f *benchFixture, b, a benchCounters, n uint64) {
 				fwd(tb, f, b, a, n)
 				wantDelta(tb, "new connections", b.svc.Conns, a.svc.Conns, 0)
@@ -342,7 +330,7 @@ func benchCases() []benchCase {
 			setup: func(tb testing.TB, f *benchFixture) ([]byte, Proto, int, flowPattern) {
 				return established(tb, f, UDP), UDP, f.pub, flowPattern{}
 			},
-			want:  xdpRedirect,
+			want:  xdptest.Redirect,
 			check: fwd,
 		},
 		{
@@ -352,7 +340,7 @@ func benchCases() []benchCase {
 				f.service(tb, Service{Sched: SchedRR}, benchWeb1, benchWeb2)
 				return synFrom(tb, benchFlowBase), TCP, f.pub, freshFlows
 			},
-			want: xdpRedirect,
+			want: xdptest.Redirect,
 			check: func(tb testing.TB, f *benchFixture, b, a benchCounters, n uint64) {
 				fwd(tb, f, b, a, n)
 				wantDelta(tb, "new connections", b.svc.Conns, a.svc.Conns, n)
@@ -367,12 +355,12 @@ func benchCases() []benchCase {
 				f.service(tb, Service{Sched: SchedRR, PersistTimeout: 300 * time.Second, PersistPrefix: 24}, benchWeb1, benchWeb2)
 				// From an address the fresh flows don't use.
 				first := netip.MustParseAddrPort("198.51.100.250:40000")
-				if ret, _ := f.once(tb, synFrom(tb, first), f.pub); ret != xdpRedirect {
-					tb.Fatalf("template packet: verdict %s", verdictName(ret))
+				if ret, _ := f.once(tb, synFrom(tb, first), f.pub); ret != xdptest.Redirect {
+					tb.Fatalf("template packet: verdict %s", xdptest.VerdictName(ret))
 				}
 				return synFrom(tb, benchFlowBase), TCP, f.pub, freshFlows
 			},
-			want: xdpRedirect,
+			want: xdptest.Redirect,
 			check: func(tb testing.TB, f *benchFixture, b, a benchCounters, n uint64) {
 				fwd(tb, f, b, a, n)
 				wantDelta(tb, "new connections", b.svc.Conns, a.svc.Conns, n)
@@ -384,9 +372,9 @@ func benchCases() []benchCase {
 			name: "tcp_reverse_snat",
 			setup: func(tb testing.TB, f *benchFixture) ([]byte, Proto, int, flowPattern) {
 				established(tb, f, TCP)
-				return pad60(tb, frame{src: benchWeb1, dst: client, flags: "A", payload: []byte("200")}), TCP, f.farm, flowPattern{}
+				return pad60(tb, xdptest.Frame{Src: benchWeb1, Dst: client, Flags: "A", Payload: []byte("200")}), TCP, f.farm, flowPattern{}
 			},
-			want: xdpRedirect,
+			want: xdptest.Redirect,
 			check: func(tb testing.TB, f *benchFixture, b, a benchCounters, n uint64) {
 				fwd(tb, f, b, a, n)
 				wantDelta(tb, "web1's packets out", b.real[benchWeb1].PacketsOut, a.real[benchWeb1].PacketsOut, n)
@@ -397,9 +385,9 @@ func benchCases() []benchCase {
 			setup: func(tb testing.TB, f *benchFixture) ([]byte, Proto, int, flowPattern) {
 				f.service(tb, Service{Sched: SchedRR}, benchWeb1, benchWeb2)
 				ssh := netip.MustParseAddrPort("203.0.113.2:22")
-				return pad60(tb, frame{src: client, dst: ssh, flags: "A"}), TCP, f.pub, flowPattern{}
+				return pad60(tb, xdptest.Frame{Src: client, Dst: ssh, Flags: "A"}), TCP, f.pub, flowPattern{}
 			},
-			want: xdpPass,
+			want: xdptest.Pass,
 			check: func(tb testing.TB, _ *benchFixture, b, a benchCounters, n uint64) {
 				wantDelta(tb, "pass_not_service", b.stats["pass_not_service"], a.stats["pass_not_service"], n)
 			},
@@ -424,9 +412,9 @@ func (f *benchFixture) once(tb testing.TB, in []byte, ifindex int) (uint32, []by
 
 // pad60 builds the frame and pads it with trailing bytes (Ethernet
 // padding, which IPv4's total length excludes) to the harness's size.
-func pad60(tb testing.TB, fr frame) []byte {
+func pad60(tb testing.TB, fr xdptest.Frame) []byte {
 	tb.Helper()
-	b := fr.bytes(tb)
+	b := fr.Bytes(tb)
 	if len(b) > benchFrameLen {
 		tb.Fatalf("frame is %d bytes, more than %d", len(b), benchFrameLen)
 	}
@@ -459,8 +447,8 @@ func BenchmarkDataplane(b *testing.B) {
 			f.setFrame(b, frame, proto, p)
 
 			f.target(b, f.coll.Programs["bench_nop"])
-			if ret, _ := f.repeat(b, ifindex, 1); ret != xdpDrop {
-				b.Fatalf("harness with bench_nop: verdict %s", verdictName(ret))
+			if ret, _ := f.repeat(b, ifindex, 1); ret != xdptest.Drop {
+				b.Fatalf("harness with bench_nop: verdict %s", xdptest.VerdictName(ret))
 			}
 			prog := f.dp.Program()
 			if c.floor {
@@ -487,7 +475,7 @@ func BenchmarkDataplane(b *testing.B) {
 				ret, gross := f.repeat(b, ifindex, n)
 				b.StopTimer()
 				if ret != c.want {
-					b.Fatalf("verdict %s, want %s", verdictName(ret), verdictName(c.want))
+					b.Fatalf("verdict %s, want %s", xdptest.VerdictName(ret), xdptest.VerdictName(c.want))
 				}
 				bases, grosses = append(bases, base), append(grosses, gross)
 			}
@@ -509,19 +497,19 @@ func TestBenchHarness(t *testing.T) {
 	f := newBenchFixture(t, 4096)
 	key := f.service(t, Service{Sched: SchedRR}, benchWeb1, benchWeb2)
 	client := netip.MustParseAddrPort("198.51.100.7:40000")
-	syn := pad60(t, frame{src: client, dst: vip80, flags: "S"})
+	syn := pad60(t, xdptest.Frame{Src: client, Dst: vip80, Flags: "S"})
 
 	f.setFrame(t, syn, TCP, flowPattern{})
 	f.target(t, f.dp.Program())
 	before := f.counters(t, key)
-	if ret, _ := f.repeat(t, f.pub, 100); ret != xdpRedirect {
-		t.Fatalf("verdict %s", verdictName(ret))
+	if ret, _ := f.repeat(t, f.pub, 100); ret != xdptest.Redirect {
+		t.Fatalf("verdict %s", xdptest.VerdictName(ret))
 	}
 	after := f.counters(t, key)
 	wantDelta(t, "fwd_redirect", before.stats["fwd_redirect"], after.stats["fwd_redirect"], 100)
 	wantDelta(t, "new connections (same tuple)", before.svc.Conns, after.svc.Conns, 1)
 
-	fresh := pad60(t, frame{src: benchFlowBase, dst: vip80, flags: "S"})
+	fresh := pad60(t, xdptest.Frame{Src: benchFlowBase, Dst: vip80, Flags: "S"})
 	f.setFrame(t, fresh, TCP, flowPattern{flows: 1000, ports: 300, portBase: 20000})
 	before = after
 	f.repeat(t, f.pub, 1000)
@@ -551,10 +539,10 @@ func TestBenchHarness(t *testing.T) {
 	f.target(t, f.coll.Programs["bench_floor"])
 	out := make([]byte, benchFrameLen)
 	err = f.ns.Do(func() error {
-		opts := ebpf.RunOptions{Data: make([]byte, benchFrameLen), DataOut: out, Context: xdpMd{DataEnd: benchFrameLen, IngressIfindex: uint32(f.pub)}}
+		opts := ebpf.RunOptions{Data: make([]byte, benchFrameLen), DataOut: out, Context: xdptest.XDPMd{DataEnd: benchFrameLen, IngressIfindex: uint32(f.pub)}}
 		ret, err := f.coll.Programs["bench_harness"].Run(&opts)
-		if err == nil && ret != xdpRedirect {
-			err = fmt.Errorf("floor verdict %s", verdictName(ret))
+		if err == nil && ret != xdptest.Redirect {
+			err = fmt.Errorf("floor verdict %s", xdptest.VerdictName(ret))
 		}
 		out = opts.DataOut
 		return err
@@ -562,9 +550,9 @@ func TestBenchHarness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkChecksums(t, out)
-	d := decode(t, out)
-	if d.dst != vip80 || d.dstMAC.String() != benchMACWeb1.String() || d.ttl != 63 {
-		t.Fatalf("floor output: to %s via %s ttl %d, want %s via %s ttl 63", d.dst, d.dstMAC, d.ttl, vip80, benchMACWeb1)
+	xdptest.CheckChecksums(t, out)
+	d := xdptest.Decode(t, out)
+	if d.Dst != vip80 || d.DstMAC.String() != xdptest.MACWeb1.String() || d.TTL != 63 {
+		t.Fatalf("floor output: to %s via %s ttl %d, want %s via %s ttl 63", d.Dst, d.DstMAC, d.TTL, vip80, xdptest.MACWeb1)
 	}
 }

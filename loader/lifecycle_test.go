@@ -11,6 +11,7 @@ import (
 
 	"github.com/xlb/xlb/internal/lab"
 	"github.com/xlb/xlb/internal/testutil"
+	"github.com/xlb/xlb/internal/xdptest"
 )
 
 func TestGC(t *testing.T) {
@@ -19,9 +20,9 @@ func TestGC(t *testing.T) {
 	f.service(t, Service{Key: key, Sched: SchedRR, PersistTimeout: time.Hour}, web1, web2)
 	for port := range uint16(4) {
 		src := netip.AddrPortFrom(client.Addr(), 40000+port)
-		f.run(t, frame{src: src, dst: vip80, flags: "S"}.bytes(t), f.pub)
+		f.run(t, xdptest.Frame{Src: src, Dst: vip80, Flags: "S"}.Bytes(t), f.pub)
 		if port < 2 {
-			f.run(t, frame{src: src, dst: vip80, flags: "A"}.bytes(t), f.pub)
+			f.run(t, xdptest.Frame{Src: src, Dst: vip80, Flags: "A"}.Bytes(t), f.pub)
 		}
 	}
 	long := Timeouts{TCP: time.Hour, TCPFin: time.Hour, TCPSyn: time.Hour, UDP: time.Hour}
@@ -47,10 +48,10 @@ func TestGC(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Its established connection still flows.
-		ret, out := f.run(t, frame{src: netip.AddrPortFrom(client.Addr(), 40000), dst: vip80, flags: "A"}.bytes(t), f.pub)
-		wantVerdict(t, ret, xdpRedirect)
-		if d := decode(t, out); d.dst != web1 {
-			t.Fatalf("established connection went to %s", d.dst)
+		ret, out := f.run(t, xdptest.Frame{Src: netip.AddrPortFrom(client.Addr(), 40000), Dst: vip80, Flags: "A"}.Bytes(t), f.pub)
+		xdptest.WantVerdict(t, ret, xdptest.Redirect)
+		if d := xdptest.Decode(t, out); d.Dst != web1 {
+			t.Fatalf("established connection went to %s", d.Dst)
 		}
 		res, err := f.dp.GC(long)
 		if err != nil {
@@ -75,8 +76,8 @@ func TestGC(t *testing.T) {
 			t.Errorf("%d connections left", len(cs))
 		}
 		// The reply path of the freed real is gone too.
-		ret, _ := f.run(t, frame{src: web1, dst: client, flags: "A"}.bytes(t), f.farm)
-		wantVerdict(t, ret, xdpPass)
+		ret, _ := f.run(t, xdptest.Frame{Src: web1, Dst: client, Flags: "A"}.Bytes(t), f.farm)
+		xdptest.WantVerdict(t, ret, xdptest.Pass)
 	})
 
 	t.Run("templates_expire_after_their_timeout", func(t *testing.T) {

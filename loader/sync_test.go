@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/xlb/xlb/internal/xdptest"
 )
 
 func TestSyncEvents(t *testing.T) {
@@ -24,8 +26,8 @@ func TestSyncEvents(t *testing.T) {
 	}
 	defer rd.Close()
 
-	f.run(t, frame{src: client, dst: vip80, flags: "S"}.bytes(t), f.pub)
-	f.run(t, frame{src: client, dst: vip80, flags: "A"}.bytes(t), f.pub)
+	f.run(t, xdptest.Frame{Src: client, Dst: vip80, Flags: "S"}.Bytes(t), f.pub)
+	f.run(t, xdptest.Frame{Src: client, Dst: vip80, Flags: "A"}.Bytes(t), f.pub)
 	var got []SyncEvent
 	rd.SetDeadline(time.Now().Add(2 * time.Second))
 	for len(got) < 3 {

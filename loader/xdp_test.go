@@ -8,90 +8,46 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium/ebpf"
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/xlb/xlb/internal/lab"
-	"github.com/xlb/xlb/internal/testutil"
+	"github.com/xlb/xlb/internal/xdptest"
 )
 
-// XDP verdicts.
-const (
-	xdpAborted  = 0
-	xdpDrop     = 1
-	xdpPass     = 2
-	xdpTX       = 3
-	xdpRedirect = 4
-)
-
+// Names of the xdptest lab, short for the tables below.
 var (
-	vip      = netip.MustParseAddr("203.0.113.10")
+	vip      = xdptest.VIP
 	vip80    = netip.AddrPortFrom(vip, 80)
-	web1     = netip.MustParseAddrPort("192.0.2.100:8080")
-	web2     = netip.MustParseAddrPort("192.0.2.101:8080")
-	web3     = netip.MustParseAddrPort("192.0.2.102:8080") // no neighbour entry
-	webHole  = netip.MustParseAddrPort("192.0.2.200:8080") // blackholed
-	client   = netip.MustParseAddrPort("198.51.100.7:40000")
-	onLink   = netip.MustParseAddrPort("203.0.113.50:40000") // client on the public LAN
-	macWeb1  = net.HardwareAddr{0x02, 0, 0, 0, 1, 0x64}
-	macWeb2  = net.HardwareAddr{0x02, 0, 0, 0, 1, 0x65}
-	macRtr   = net.HardwareAddr{0x02, 0, 0, 0, 2, 0x01}
-	macOnLnk = net.HardwareAddr{0x02, 0, 0, 0, 2, 0x32}
+	web1     = xdptest.Web1
+	web2     = xdptest.Web2
+	web3     = xdptest.WebNoARP
+	webHole  = xdptest.WebHole
+	client   = xdptest.Client
+	macWeb1  = xdptest.MACWeb1
+	macRtr   = xdptest.MACRtr
+	macOnLnk = xdptest.MACOnLnk
 )
 
-// xdpMd is the context of an XDP test run (struct xdp_md).
-type xdpMd struct {
-	Data, DataEnd, DataMeta, IngressIfindex, RxQueueIndex, EgressIfindex uint32
-}
-
-// fixture is a dataplane loaded without pins and a namespace whose
-// routes and static neighbours give bpf_fib_lookup known answers:
-//
-//	pub0  203.0.113.2/24, router 203.0.113.1 (to 198.51.100.0/24), on-link client .50
-//	farm0 192.0.2.1/24, web1 .100 and web2 .101 resolved, .102 not, .200 blackholed
+// fixture is a dataplane loaded without pins, run in an xdptest.Lab.
 type fixture struct {
-	ns        *lab.NS
-	dp        *Dataplane
-	pub, farm int
-	pubMAC    net.HardwareAddr
-	farmMAC   net.HardwareAddr
+	ns      *lab.NS
+	lab     *xdptest.Lab
+	dp      *Dataplane
+	pub     int
+	farm    int
+	pubMAC  net.HardwareAddr
+	farmMAC net.HardwareAddr
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	testutil.RequireRoot(t)
-	ns := testutil.NewNS(t, "xlbt-xdp-")
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(lab.Veth(ns, "pub0", ns, "pub1"))
-	must(lab.Veth(ns, "farm0", ns, "farm1"))
-	must(ns.AddAddr("pub0", "203.0.113.2/24"))
-	must(ns.AddAddr("farm0", "192.0.2.1/24"))
-	must(ns.AddRoute("198.51.100.0/24", "203.0.113.1"))
-	must(ns.Neigh("pub0", "203.0.113.1", macRtr))
-	must(ns.Neigh("pub0", "203.0.113.50", macOnLnk))
-	must(ns.Neigh("farm0", "192.0.2.100", macWeb1))
-	must(ns.Neigh("farm0", "192.0.2.101", macWeb2))
-	must(ns.Blackhole("192.0.2.200/32"))
-	must(ns.Sysctl("net.ipv4.ip_forward", "1"))
-
+	l := xdptest.NewLab(t)
 	dp, err := Open(Options{ConntrackMax: 1024, PersistenceMax: 256, MaxServices: 16, MaxReals: 64}, slog.New(slog.DiscardHandler))
-	must(err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { dp.Close() })
-	f := &fixture{ns: ns, dp: dp}
-	f.pub, err = ns.LinkIndex("pub0")
-	must(err)
-	f.farm, err = ns.LinkIndex("farm0")
-	must(err)
-	f.pubMAC, err = ns.MAC("pub0")
-	must(err)
-	f.farmMAC, err = ns.MAC("farm0")
-	must(err)
-	return f
+	return &fixture{ns: l.NS, lab: l, dp: dp, pub: l.Pub, farm: l.Farm, pubMAC: l.PubMAC, farmMAC: l.FarmMAC}
 }
 
 // service sets up VIP:80/proto with the given reals, all available, and
@@ -113,24 +69,10 @@ func (f *fixture) service(t *testing.T, svc Service, reals ...netip.AddrPort) {
 	}
 }
 
-// run runs the program on in as if received on ifindex and returns the
-// verdict and the frame as the program left it.
+// run runs the dataplane on in as if received on ifindex.
 func (f *fixture) run(t *testing.T, in []byte, ifindex int) (uint32, []byte) {
 	t.Helper()
-	opts := ebpf.RunOptions{
-		Data:    in,
-		DataOut: make([]byte, len(in)+512),
-		Context: xdpMd{DataEnd: uint32(len(in)), IngressIfindex: uint32(ifindex)},
-	}
-	var ret uint32
-	err := f.ns.Do(func() (err error) {
-		ret, err = f.dp.Program().Run(&opts)
-		return err
-	})
-	if err != nil {
-		t.Fatalf("prog run: %v", err)
-	}
-	return ret, opts.DataOut
+	return f.lab.Run(t, f.dp.Program(), in, ifindex)
 }
 
 func (f *fixture) counter(t *testing.T, name string) uint64 {
@@ -158,40 +100,29 @@ func (f *fixture) conn(t *testing.T, client netip.AddrPort) Conn {
 	return cs[0]
 }
 
-func verdictName(v uint32) string {
-	return [...]string{"ABORTED", "DROP", "PASS", "TX", "REDIRECT"}[min(v, 4)]
-}
-
-func wantVerdict(t *testing.T, got, want uint32) {
-	t.Helper()
-	if got != want {
-		t.Fatalf("verdict %s, want %s", verdictName(got), verdictName(want))
-	}
-}
-
 // wantForwarded checks a rewritten, forwarded frame field by field.
-func wantForwarded(t *testing.T, out []byte, in frame, src, dst netip.AddrPort, srcMAC, dstMAC net.HardwareAddr) {
+func wantForwarded(t *testing.T, out []byte, in xdptest.Frame, src, dst netip.AddrPort, srcMAC, dstMAC net.HardwareAddr) {
 	t.Helper()
-	checkChecksums(t, out)
-	d := decode(t, out)
-	if d.src != src || d.dst != dst {
-		t.Errorf("addresses %s -> %s, want %s -> %s", d.src, d.dst, src, dst)
+	xdptest.CheckChecksums(t, out)
+	d := xdptest.Decode(t, out)
+	if d.Src != src || d.Dst != dst {
+		t.Errorf("addresses %s -> %s, want %s -> %s", d.Src, d.Dst, src, dst)
 	}
-	if !bytes.Equal(d.srcMAC, srcMAC) || !bytes.Equal(d.dstMAC, dstMAC) {
-		t.Errorf("MACs %s -> %s, want %s -> %s", d.srcMAC, d.dstMAC, srcMAC, dstMAC)
+	if !bytes.Equal(d.SrcMAC, srcMAC) || !bytes.Equal(d.DstMAC, dstMAC) {
+		t.Errorf("MACs %s -> %s, want %s -> %s", d.SrcMAC, d.DstMAC, srcMAC, dstMAC)
 	}
-	ttl := in.ttl
+	ttl := in.TTL
 	if ttl == 0 {
 		ttl = 64
 	}
-	if d.ttl != ttl-1 {
-		t.Errorf("TTL %d, want %d", d.ttl, ttl-1)
+	if d.TTL != ttl-1 {
+		t.Errorf("TTL %d, want %d", d.TTL, ttl-1)
 	}
-	if d.tos != in.tos || d.id != 0x1234 {
-		t.Errorf("TOS %#x id %#x changed", d.tos, d.id)
+	if d.TOS != in.TOS || d.ID != 0x1234 {
+		t.Errorf("TOS %#x id %#x changed", d.TOS, d.ID)
 	}
-	if !bytes.Equal(d.payload, in.payload) && !(len(d.payload) == 0 && len(in.payload) == 0) {
-		t.Errorf("payload changed: %q, want %q", d.payload, in.payload)
+	if !bytes.Equal(d.Payload, in.Payload) && !(len(d.Payload) == 0 && len(in.Payload) == 0) {
+		t.Errorf("payload changed: %q, want %q", d.Payload, in.Payload)
 	}
 }
 
@@ -200,10 +131,10 @@ func TestForwardAndReverse(t *testing.T) {
 	f.service(t, Service{Sched: SchedWRR}, web1, web2)
 	svc := ServiceKey{Addr: vip, Port: 80, Proto: TCP}
 
-	syn := frame{src: client, dst: vip80, flags: "S", tos: 0x10}
-	ret, out := f.run(t, syn.bytes(t), f.pub)
+	syn := xdptest.Frame{Src: client, Dst: vip80, Flags: "S", TOS: 0x10}
+	ret, out := f.run(t, syn.Bytes(t), f.pub)
 	t.Run("syn_to_vip_is_dnatd_to_the_first_real_and_redirected_to_the_farm", func(t *testing.T) {
-		wantVerdict(t, ret, xdpRedirect)
+		xdptest.WantVerdict(t, ret, xdptest.Redirect)
 		wantForwarded(t, out, syn, client, web1, f.farmMAC, macWeb1)
 		c := f.conn(t, client)
 		if c.Real != web1 || c.VIP != vip80 || c.State != "SYN_RECV" || c.Active {
@@ -215,16 +146,16 @@ func TestForwardAndReverse(t *testing.T) {
 	})
 
 	t.Run("syn_ack_from_the_real_is_snatd_back_to_the_vip", func(t *testing.T) {
-		in := frame{src: web1, dst: client, flags: "SA", payload: []byte("x")}
-		ret, out := f.run(t, in.bytes(t), f.farm)
-		wantVerdict(t, ret, xdpRedirect)
+		in := xdptest.Frame{Src: web1, Dst: client, Flags: "SA", Payload: []byte("x")}
+		ret, out := f.run(t, in.Bytes(t), f.farm)
+		xdptest.WantVerdict(t, ret, xdptest.Redirect)
 		wantForwarded(t, out, in, vip80, client, f.pubMAC, macRtr)
 	})
 
 	t.Run("client_ack_establishes_and_keeps_the_real", func(t *testing.T) {
-		in := frame{src: client, dst: vip80, flags: "A", payload: []byte("GET / HTTP/1.0\r\n\r\n")}
-		ret, out := f.run(t, in.bytes(t), f.pub)
-		wantVerdict(t, ret, xdpRedirect)
+		in := xdptest.Frame{Src: client, Dst: vip80, Flags: "A", Payload: []byte("GET / HTTP/1.0\r\n\r\n")}
+		ret, out := f.run(t, in.Bytes(t), f.pub)
+		xdptest.WantVerdict(t, ret, xdptest.Redirect)
 		wantForwarded(t, out, in, client, web1, f.farmMAC, macWeb1)
 		if c := f.conn(t, client); c.State != "ESTABLISHED" || !c.Active {
 			t.Errorf("conntrack %+v, want ESTABLISHED", c)
@@ -240,16 +171,16 @@ func TestForwardAndReverse(t *testing.T) {
 
 	t.Run("next_new_connection_goes_to_the_second_real", func(t *testing.T) {
 		c2 := netip.AddrPortFrom(client.Addr(), 40001)
-		ret, out := f.run(t, frame{src: c2, dst: vip80, flags: "S"}.bytes(t), f.pub)
-		wantVerdict(t, ret, xdpRedirect)
-		if d := decode(t, out); d.dst != web2 {
-			t.Errorf("second connection went to %s, want %s", d.dst, web2)
+		ret, out := f.run(t, xdptest.Frame{Src: c2, Dst: vip80, Flags: "S"}.Bytes(t), f.pub)
+		xdptest.WantVerdict(t, ret, xdptest.Redirect)
+		if d := xdptest.Decode(t, out); d.Dst != web2 {
+			t.Errorf("second connection went to %s, want %s", d.Dst, web2)
 		}
 	})
 
 	t.Run("fin_from_the_real_ends_the_established_count", func(t *testing.T) {
-		ret, _ := f.run(t, frame{src: web1, dst: client, flags: "FA"}.bytes(t), f.farm)
-		wantVerdict(t, ret, xdpRedirect)
+		ret, _ := f.run(t, xdptest.Frame{Src: web1, Dst: client, Flags: "FA"}.Bytes(t), f.farm)
+		xdptest.WantVerdict(t, ret, xdptest.Redirect)
 		if c := f.conn(t, client); c.State != "FIN_WAIT" {
 			t.Errorf("state %s, want FIN_WAIT", c.State)
 		}
@@ -260,11 +191,11 @@ func TestForwardAndReverse(t *testing.T) {
 	})
 
 	t.Run("syn_reusing_a_finished_tuple_is_rescheduled", func(t *testing.T) {
-		ret, out := f.run(t, syn.bytes(t), f.pub)
-		wantVerdict(t, ret, xdpRedirect)
+		ret, out := f.run(t, syn.Bytes(t), f.pub)
+		xdptest.WantVerdict(t, ret, xdptest.Redirect)
 		// The cursor is at 2: back to web1.
-		if d := decode(t, out); d.dst != web1 {
-			t.Errorf("went to %s", d.dst)
+		if d := xdptest.Decode(t, out); d.Dst != web1 {
+			t.Errorf("went to %s", d.Dst)
 		}
 		if c := f.conn(t, client); c.State != "SYN_RECV" {
 			t.Errorf("state %s, want SYN_RECV", c.State)
@@ -290,24 +221,24 @@ func TestUDP(t *testing.T) {
 	real53 := web1
 
 	t.Run("udp_is_dnatd_with_its_checksum", func(t *testing.T) {
-		in := frame{proto: UDP, src: client, dst: vip53, payload: []byte("query")}
-		ret, out := f.run(t, in.bytes(t), f.pub)
-		wantVerdict(t, ret, xdpRedirect)
+		in := xdptest.Frame{Proto: xdptest.UDP, Src: client, Dst: vip53, Payload: []byte("query")}
+		ret, out := f.run(t, in.Bytes(t), f.pub)
+		xdptest.WantVerdict(t, ret, xdptest.Redirect)
 		wantForwarded(t, out, in, client, real53, f.farmMAC, macWeb1)
 		if c := f.conn(t, client); c.State != "UDP" || c.Active {
 			t.Errorf("conntrack %+v", c)
 		}
 	})
 	t.Run("udp_reply_is_snatd", func(t *testing.T) {
-		in := frame{proto: UDP, src: real53, dst: client, payload: []byte("answer")}
-		ret, out := f.run(t, in.bytes(t), f.farm)
-		wantVerdict(t, ret, xdpRedirect)
+		in := xdptest.Frame{Proto: xdptest.UDP, Src: real53, Dst: client, Payload: []byte("answer")}
+		ret, out := f.run(t, in.Bytes(t), f.farm)
+		xdptest.WantVerdict(t, ret, xdptest.Redirect)
 		wantForwarded(t, out, in, vip53, client, f.pubMAC, macRtr)
 	})
 	t.Run("udp_without_checksum_keeps_zero", func(t *testing.T) {
-		in := frame{proto: UDP, src: client, dst: vip53, payload: []byte("q2"), noUDPCsum: true}
-		ret, out := f.run(t, in.bytes(t), f.pub)
-		wantVerdict(t, ret, xdpRedirect)
+		in := xdptest.Frame{Proto: xdptest.UDP, Src: client, Dst: vip53, Payload: []byte("q2"), NoUDPCsum: true}
+		ret, out := f.run(t, in.Bytes(t), f.pub)
+		xdptest.WantVerdict(t, ret, xdptest.Redirect)
 		wantForwarded(t, out, in, client, real53, f.farmMAC, macWeb1)
 		if out[14+20+6] != 0 || out[14+20+7] != 0 {
 			t.Errorf("UDP checksum %#x%02x, want 0", out[14+20+6], out[14+20+7])
@@ -320,9 +251,9 @@ func TestPersistence(t *testing.T) {
 	f.service(t, Service{Sched: SchedRR, PersistTimeout: 50 * time.Second, PersistPrefix: 24}, web1, web2)
 	first := func(src netip.AddrPort) netip.AddrPort {
 		t.Helper()
-		ret, out := f.run(t, frame{src: src, dst: vip80, flags: "S"}.bytes(t), f.pub)
-		wantVerdict(t, ret, xdpRedirect)
-		return decode(t, out).dst
+		ret, out := f.run(t, xdptest.Frame{Src: src, Dst: vip80, Flags: "S"}.Bytes(t), f.pub)
+		xdptest.WantVerdict(t, ret, xdptest.Redirect)
+		return xdptest.Decode(t, out).Dst
 	}
 	a := first(client)
 	if a != web1 {
@@ -344,9 +275,9 @@ func TestPersistence(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 	elsewhere := netip.MustParseAddrPort("203.0.113.50:41000")
-	ret, out := f.run(t, frame{src: elsewhere, dst: vip80, flags: "S"}.bytes(t), f.pub)
-	wantVerdict(t, ret, xdpRedirect)
-	if got := decode(t, out).dst; got != web2 {
+	ret, out := f.run(t, xdptest.Frame{Src: elsewhere, Dst: vip80, Flags: "S"}.Bytes(t), f.pub)
+	xdptest.WantVerdict(t, ret, xdptest.Redirect)
+	if got := xdptest.Decode(t, out).Dst; got != web2 {
 		t.Errorf("another client went to %s, want the next real %s", got, web2)
 	}
 
@@ -356,9 +287,9 @@ func TestPersistence(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Established connection to web1 continues.
-		ret, out := f.run(t, frame{src: client, dst: vip80, flags: "A"}.bytes(t), f.pub)
-		wantVerdict(t, ret, xdpRedirect)
-		if got := decode(t, out).dst; got != web1 {
+		ret, out := f.run(t, xdptest.Frame{Src: client, Dst: vip80, Flags: "A"}.Bytes(t), f.pub)
+		xdptest.WantVerdict(t, ret, xdptest.Redirect)
+		if got := xdptest.Decode(t, out).Dst; got != web1 {
 			t.Errorf("established connection moved to %s", got)
 		}
 		// A new one from the persistent client goes elsewhere, table not yet rebuilt.
@@ -377,9 +308,9 @@ func TestHashSchedulers(t *testing.T) {
 	f.service(t, Service{Sched: SchedSH}, web1, web2)
 	dst := func(src netip.AddrPort, flags string) netip.AddrPort {
 		t.Helper()
-		ret, out := f.run(t, frame{src: src, dst: vip80, flags: flags}.bytes(t), f.pub)
-		wantVerdict(t, ret, xdpRedirect)
-		return decode(t, out).dst
+		ret, out := f.run(t, xdptest.Frame{Src: src, Dst: vip80, Flags: flags}.Bytes(t), f.pub)
+		xdptest.WantVerdict(t, ret, xdptest.Redirect)
+		return xdptest.Decode(t, out).Dst
 	}
 	seen := map[netip.AddrPort]int{}
 	for i := range 64 {
@@ -412,24 +343,24 @@ func TestPassAndDrop(t *testing.T) {
 	f.service(t, Service{Key: ServiceKey{Addr: vip, Port: 83, Proto: TCP}})
 	f.service(t, Service{Key: ServiceKey{Addr: vip, Port: 84, Proto: TCP}}, netip.MustParseAddrPort("203.0.113.50:8080"))
 
-	syn := frame{src: client, dst: vip80, flags: "S"}
-	good := syn.bytes(t)
+	syn := xdptest.Frame{Src: client, Dst: vip80, Flags: "S"}
+	good := syn.Bytes(t)
 	ipOff := 14
 	tracked := netip.MustParseAddrPort("198.51.100.20:45000")
-	if ret, _ := f.run(t, frame{src: tracked, dst: vip80, flags: "S"}.bytes(t), f.pub); ret != xdpRedirect {
-		t.Fatalf("setup SYN: verdict %s", verdictName(ret))
+	if ret, _ := f.run(t, xdptest.Frame{Src: tracked, Dst: vip80, Flags: "S"}.Bytes(t), f.pub); ret != xdptest.Redirect {
+		t.Fatalf("setup SYN: verdict %s", xdptest.VerdictName(ret))
 	}
 
 	arp := func() []byte {
 		b := make([]byte, 42)
 		copy(b, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
-		copy(b[6:], macClient)
+		copy(b[6:], xdptest.MACClient)
 		b[12], b[13] = 0x08, 0x06
 		return b
 	}()
 	ipv6 := func() []byte {
 		b := make([]byte, 14+40)
-		copy(b, macLB)
+		copy(b, xdptest.MACLB)
 		b[12], b[13] = 0x86, 0xdd
 		b[14] = 0x60
 		return b
@@ -452,53 +383,53 @@ func TestPassAndDrop(t *testing.T) {
 		counter string
 		same    bool // frame must leave unmodified
 	}{
-		{"arp_passes", arp, f.pub, xdpPass, "pass_not_ip", true},
-		{"ipv6_passes", ipv6, f.pub, xdpPass, "pass_ipv6", true},
-		{"icmp_to_vip_passes", icmp, f.pub, xdpPass, "pass_not_service", true},
-		{"tcp_to_another_address_passes", frame{src: client, dst: netip.MustParseAddrPort("203.0.113.2:22"), flags: "S"}.bytes(t), f.pub, xdpPass, "pass_not_service", true},
-		{"tcp_to_vip_unserved_port_passes", frame{src: client, dst: netip.AddrPortFrom(vip, 22), flags: "S"}.bytes(t), f.pub, xdpPass, "pass_not_service", true},
-		{"farm_traffic_to_the_internet_passes", frame{src: netip.MustParseAddrPort("192.0.2.100:33000"), dst: netip.MustParseAddrPort("198.51.100.9:443"), flags: "S"}.bytes(t), f.farm, xdpPass, "pass_not_service", true},
-		{"untracked_reply_from_a_real_passes", frame{src: web1, dst: netip.MustParseAddrPort("198.51.100.99:1234"), flags: "A"}.bytes(t), f.farm, xdpPass, "pass_not_service", true},
-		{"non_syn_without_connection_passes", frame{src: client, dst: vip80, flags: "A"}.bytes(t), f.pub, xdpPass, "pass_tcp_no_conn", true},
-		{"service_without_reals_passes", frame{src: client, dst: netip.AddrPortFrom(vip, 83), flags: "S"}.bytes(t), f.pub, xdpPass, "pass_no_real", true},
-		{"fragment_passes", frame{src: client, dst: vip80, flags: "S", moreFrags: true}.bytes(t), f.pub, xdpPass, "pass_fragment", true},
-		{"non_first_fragment_passes", frame{src: client, dst: vip80, flags: "S", fragOff: 100}.bytes(t), f.pub, xdpPass, "pass_fragment", true},
-		{"ttl_1_to_vip_drops", frame{src: client, dst: vip80, flags: "S", ttl: 1}.bytes(t), f.pub, xdpDrop, "drop_ttl", false},
-		{"ethernet_header_only_drops", good[:14], f.pub, xdpDrop, "drop_truncated", false},
-		{"bad_ip_header_checksum_to_vip_drops", mod(func(b []byte) []byte { b[ipOff+10] ^= 0x40; return b }), f.pub, xdpDrop, "drop_bad_csum", false},
+		{"arp_passes", arp, f.pub, xdptest.Pass, "pass_not_ip", true},
+		{"ipv6_passes", ipv6, f.pub, xdptest.Pass, "pass_ipv6", true},
+		{"icmp_to_vip_passes", icmp, f.pub, xdptest.Pass, "pass_not_service", true},
+		{"tcp_to_another_address_passes", xdptest.Frame{Src: client, Dst: netip.MustParseAddrPort("203.0.113.2:22"), Flags: "S"}.Bytes(t), f.pub, xdptest.Pass, "pass_not_service", true},
+		{"tcp_to_vip_unserved_port_passes", xdptest.Frame{Src: client, Dst: netip.AddrPortFrom(vip, 22), Flags: "S"}.Bytes(t), f.pub, xdptest.Pass, "pass_not_service", true},
+		{"farm_traffic_to_the_internet_passes", xdptest.Frame{Src: netip.MustParseAddrPort("192.0.2.100:33000"), Dst: netip.MustParseAddrPort("198.51.100.9:443"), Flags: "S"}.Bytes(t), f.farm, xdptest.Pass, "pass_not_service", true},
+		{"untracked_reply_from_a_real_passes", xdptest.Frame{Src: web1, Dst: netip.MustParseAddrPort("198.51.100.99:1234"), Flags: "A"}.Bytes(t), f.farm, xdptest.Pass, "pass_not_service", true},
+		{"non_syn_without_connection_passes", xdptest.Frame{Src: client, Dst: vip80, Flags: "A"}.Bytes(t), f.pub, xdptest.Pass, "pass_tcp_no_conn", true},
+		{"service_without_reals_passes", xdptest.Frame{Src: client, Dst: netip.AddrPortFrom(vip, 83), Flags: "S"}.Bytes(t), f.pub, xdptest.Pass, "pass_no_real", true},
+		{"fragment_passes", xdptest.Frame{Src: client, Dst: vip80, Flags: "S", MoreFrags: true}.Bytes(t), f.pub, xdptest.Pass, "pass_fragment", true},
+		{"non_first_fragment_passes", xdptest.Frame{Src: client, Dst: vip80, Flags: "S", FragOff: 100}.Bytes(t), f.pub, xdptest.Pass, "pass_fragment", true},
+		{"ttl_1_to_vip_drops", xdptest.Frame{Src: client, Dst: vip80, Flags: "S", TTL: 1}.Bytes(t), f.pub, xdptest.Drop, "drop_ttl", false},
+		{"ethernet_header_only_drops", good[:14], f.pub, xdptest.Drop, "drop_truncated", false},
+		{"bad_ip_header_checksum_to_vip_drops", mod(func(b []byte) []byte { b[ipOff+10] ^= 0x40; return b }), f.pub, xdptest.Drop, "drop_bad_csum", false},
 		{"bad_ip_header_checksum_from_real_drops", func() []byte {
-			b := frame{src: web1, dst: tracked, flags: "SA"}.bytes(t)
+			b := xdptest.Frame{Src: web1, Dst: tracked, Flags: "SA"}.Bytes(t)
 			b[ipOff+10] ^= 0x40
 			return b
-		}(), f.farm, xdpDrop, "drop_bad_csum", false},
-		{"truncated_ipv4_header_drops", good[:14+12], f.pub, xdpDrop, "drop_truncated", false},
-		{"truncated_tcp_header_drops", good[:14+20+10], f.pub, xdpDrop, "drop_bad_length", false},
-		{"ihl_below_5_drops", mod(func(b []byte) []byte { b[ipOff] = 0x44; return b }), f.pub, xdpDrop, "drop_bad_ip", false},
-		{"ip_version_6_in_ipv4_frame_drops", mod(func(b []byte) []byte { b[ipOff] = 0x65; return b }), f.pub, xdpDrop, "drop_bad_ip", false},
-		{"total_length_beyond_frame_drops", mod(func(b []byte) []byte { b[ipOff+2], b[ipOff+3] = 0x05, 0xdc; return b }), f.pub, xdpDrop, "drop_bad_length", false},
-		{"total_length_below_header_drops", mod(func(b []byte) []byte { b[ipOff+2], b[ipOff+3] = 0, 16; return b }), f.pub, xdpDrop, "drop_bad_length", false},
-		{"ihl_beyond_frame_drops", mod(func(b []byte) []byte { b[ipOff] = 0x4f; b[ipOff+2], b[ipOff+3] = 0, 60; return b[:14+40] }), f.pub, xdpDrop, "drop_bad_length", false},
-		{"tcp_data_offset_below_5_drops", frame{src: client, dst: vip80, flags: "S", tcpDataOff: 4}.bytes(t), f.pub, xdpDrop, "drop_bad_l4", false},
-		{"tcp_data_offset_beyond_datagram_drops", frame{src: client, dst: vip80, flags: "S", tcpDataOff: 15}.bytes(t), f.pub, xdpDrop, "drop_bad_l4", false},
+		}(), f.farm, xdptest.Drop, "drop_bad_csum", false},
+		{"truncated_ipv4_header_drops", good[:14+12], f.pub, xdptest.Drop, "drop_truncated", false},
+		{"truncated_tcp_header_drops", good[:14+20+10], f.pub, xdptest.Drop, "drop_bad_length", false},
+		{"ihl_below_5_drops", mod(func(b []byte) []byte { b[ipOff] = 0x44; return b }), f.pub, xdptest.Drop, "drop_bad_ip", false},
+		{"ip_version_6_in_ipv4_frame_drops", mod(func(b []byte) []byte { b[ipOff] = 0x65; return b }), f.pub, xdptest.Drop, "drop_bad_ip", false},
+		{"total_length_beyond_frame_drops", mod(func(b []byte) []byte { b[ipOff+2], b[ipOff+3] = 0x05, 0xdc; return b }), f.pub, xdptest.Drop, "drop_bad_length", false},
+		{"total_length_below_header_drops", mod(func(b []byte) []byte { b[ipOff+2], b[ipOff+3] = 0, 16; return b }), f.pub, xdptest.Drop, "drop_bad_length", false},
+		{"ihl_beyond_frame_drops", mod(func(b []byte) []byte { b[ipOff] = 0x4f; b[ipOff+2], b[ipOff+3] = 0, 60; return b[:14+40] }), f.pub, xdptest.Drop, "drop_bad_length", false},
+		{"tcp_data_offset_below_5_drops", xdptest.Frame{Src: client, Dst: vip80, Flags: "S", TCPDataOff: 4}.Bytes(t), f.pub, xdptest.Drop, "drop_bad_l4", false},
+		{"tcp_data_offset_beyond_datagram_drops", xdptest.Frame{Src: client, Dst: vip80, Flags: "S", TCPDataOff: 15}.Bytes(t), f.pub, xdptest.Drop, "drop_bad_l4", false},
 		{"udp_length_beyond_datagram_drops", func() []byte {
-			b := frame{proto: UDP, src: client, dst: netip.AddrPortFrom(vip, 7000)}.bytes(t)
+			b := xdptest.Frame{Proto: xdptest.UDP, Src: client, Dst: netip.AddrPortFrom(vip, 7000)}.Bytes(t)
 			b[14+20+4], b[14+20+5] = 0, 200
 			return b
-		}(), f.pub, xdpDrop, "drop_bad_l4", false},
+		}(), f.pub, xdptest.Drop, "drop_bad_l4", false},
 		{"udp_length_below_8_drops", func() []byte {
-			b := frame{proto: UDP, src: client, dst: netip.AddrPortFrom(vip, 7000)}.bytes(t)
+			b := xdptest.Frame{Proto: xdptest.UDP, Src: client, Dst: netip.AddrPortFrom(vip, 7000)}.Bytes(t)
 			b[14+20+4], b[14+20+5] = 0, 4
 			return b
-		}(), f.pub, xdpDrop, "drop_bad_l4", false},
-		{"unresolved_real_goes_to_the_kernel_rewritten", frame{src: client, dst: netip.AddrPortFrom(vip, 81), flags: "S"}.bytes(t), f.pub, xdpPass, "pass_no_neigh", false},
-		{"blackholed_real_drops", frame{src: client, dst: netip.AddrPortFrom(vip, 82), flags: "S"}.bytes(t), f.pub, xdpDrop, "drop_unreachable", false},
-		{"real_on_the_ingress_lan_is_sent_back_out_with_xdp_tx", frame{src: client, dst: netip.AddrPortFrom(vip, 84), flags: "S"}.bytes(t), f.pub, xdpTX, "fwd_tx", false},
-		{"vlan_tagged_syn_is_natd_and_given_to_the_kernel", frame{src: netip.MustParseAddrPort("198.51.100.11:40000"), dst: vip80, flags: "S", vlan: 7}.bytes(t), f.pub, xdpPass, "pass_vlan", false},
+		}(), f.pub, xdptest.Drop, "drop_bad_l4", false},
+		{"unresolved_real_goes_to_the_kernel_rewritten", xdptest.Frame{Src: client, Dst: netip.AddrPortFrom(vip, 81), Flags: "S"}.Bytes(t), f.pub, xdptest.Pass, "pass_no_neigh", false},
+		{"blackholed_real_drops", xdptest.Frame{Src: client, Dst: netip.AddrPortFrom(vip, 82), Flags: "S"}.Bytes(t), f.pub, xdptest.Drop, "drop_unreachable", false},
+		{"real_on_the_ingress_lan_is_sent_back_out_with_xdp_tx", xdptest.Frame{Src: client, Dst: netip.AddrPortFrom(vip, 84), Flags: "S"}.Bytes(t), f.pub, xdptest.TX, "fwd_tx", false},
+		{"vlan_tagged_syn_is_natd_and_given_to_the_kernel", xdptest.Frame{Src: netip.MustParseAddrPort("198.51.100.11:40000"), Dst: vip80, Flags: "S", VLAN: 7}.Bytes(t), f.pub, xdptest.Pass, "pass_vlan", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := f.counter(t, tc.counter)
 			ret, out := f.run(t, tc.in, tc.ingress)
-			wantVerdict(t, ret, tc.want)
+			xdptest.WantVerdict(t, ret, tc.want)
 			if got := f.counter(t, tc.counter) - before; got != 1 {
 				t.Errorf("counter %s went up by %d, want 1", tc.counter, got)
 			}
@@ -509,50 +440,50 @@ func TestPassAndDrop(t *testing.T) {
 	}
 
 	t.Run("unresolved_real_frame_is_rewritten_with_ttl_left_to_the_kernel", func(t *testing.T) {
-		in := frame{src: netip.MustParseAddrPort("198.51.100.12:40000"), dst: netip.AddrPortFrom(vip, 81), flags: "S"}
-		ret, out := f.run(t, in.bytes(t), f.pub)
-		wantVerdict(t, ret, xdpPass)
-		checkChecksums(t, out)
-		d := decode(t, out)
-		if d.dst != web3 || d.ttl != 64 {
-			t.Errorf("dst %s ttl %d, want %s ttl 64", d.dst, d.ttl, web3)
+		in := xdptest.Frame{Src: netip.MustParseAddrPort("198.51.100.12:40000"), Dst: netip.AddrPortFrom(vip, 81), Flags: "S"}
+		ret, out := f.run(t, in.Bytes(t), f.pub)
+		xdptest.WantVerdict(t, ret, xdptest.Pass)
+		xdptest.CheckChecksums(t, out)
+		d := xdptest.Decode(t, out)
+		if d.Dst != web3 || d.TTL != 64 {
+			t.Errorf("dst %s ttl %d, want %s ttl 64", d.Dst, d.TTL, web3)
 		}
 	})
 	t.Run("vlan_frame_keeps_its_tag", func(t *testing.T) {
-		in := frame{src: netip.MustParseAddrPort("198.51.100.13:40000"), dst: vip80, flags: "S", vlan: 7}
-		ret, out := f.run(t, in.bytes(t), f.pub)
-		wantVerdict(t, ret, xdpPass)
-		checkChecksums(t, out)
-		if d := decode(t, out); d.vlan != 7 || d.dst != web1 {
-			t.Errorf("vlan %d dst %s", d.vlan, d.dst)
+		in := xdptest.Frame{Src: netip.MustParseAddrPort("198.51.100.13:40000"), Dst: vip80, Flags: "S", VLAN: 7}
+		ret, out := f.run(t, in.Bytes(t), f.pub)
+		xdptest.WantVerdict(t, ret, xdptest.Pass)
+		xdptest.CheckChecksums(t, out)
+		if d := xdptest.Decode(t, out); d.VLAN != 7 || d.Dst != web1 {
+			t.Errorf("vlan %d dst %s", d.VLAN, d.Dst)
 		}
 	})
 	t.Run("ip_options_are_forwarded_intact", func(t *testing.T) {
-		in := frame{src: netip.MustParseAddrPort("198.51.100.14:40000"), dst: vip80, flags: "S",
-			options: []layers.IPv4Option{{OptionType: 7, OptionLength: 7, OptionData: []byte{4, 0, 0, 0, 0}}, {OptionType: 0}}}
-		ret, out := f.run(t, in.bytes(t), f.pub)
-		wantVerdict(t, ret, xdpRedirect)
-		wantForwarded(t, out, in, in.src, web1, f.farmMAC, macWeb1)
-		if d := decode(t, out); d.ipOptions == 0 {
+		in := xdptest.Frame{Src: netip.MustParseAddrPort("198.51.100.14:40000"), Dst: vip80, Flags: "S",
+			Options: []layers.IPv4Option{{OptionType: 7, OptionLength: 7, OptionData: []byte{4, 0, 0, 0, 0}}, {OptionType: 0}}}
+		ret, out := f.run(t, in.Bytes(t), f.pub)
+		xdptest.WantVerdict(t, ret, xdptest.Redirect)
+		wantForwarded(t, out, in, in.Src, web1, f.farmMAC, macWeb1)
+		if d := xdptest.Decode(t, out); d.IPOptions == 0 {
 			t.Errorf("options lost")
 		}
 	})
 	t.Run("ethernet_padding_is_tolerated", func(t *testing.T) {
-		in := frame{proto: UDP, src: netip.MustParseAddrPort("198.51.100.15:40000"), dst: netip.AddrPortFrom(vip, 84), trailingPad: 8}
-		b := in.bytes(t)
+		in := xdptest.Frame{Proto: xdptest.UDP, Src: netip.MustParseAddrPort("198.51.100.15:40000"), Dst: netip.AddrPortFrom(vip, 84), TrailingPad: 8}
+		b := in.Bytes(t)
 		// Port 84 is TCP only: passes, but parsing must accept the padding.
 		ret, _ := f.run(t, b, f.pub)
-		wantVerdict(t, ret, xdpPass)
-		in2 := frame{src: netip.MustParseAddrPort("198.51.100.15:40001"), dst: vip80, flags: "S", trailingPad: 6}
-		ret, out := f.run(t, in2.bytes(t), f.pub)
-		wantVerdict(t, ret, xdpRedirect)
-		checkChecksums(t, out)
+		xdptest.WantVerdict(t, ret, xdptest.Pass)
+		in2 := xdptest.Frame{Src: netip.MustParseAddrPort("198.51.100.15:40001"), Dst: vip80, Flags: "S", TrailingPad: 6}
+		ret, out := f.run(t, in2.Bytes(t), f.pub)
+		xdptest.WantVerdict(t, ret, xdptest.Redirect)
+		xdptest.CheckChecksums(t, out)
 	})
 	t.Run("reply_with_ttl_1_goes_to_the_kernel_unmodified", func(t *testing.T) {
-		in := frame{src: web1, dst: tracked, flags: "SA", ttl: 1}
-		b := in.bytes(t)
+		in := xdptest.Frame{Src: web1, Dst: tracked, Flags: "SA", TTL: 1}
+		b := in.Bytes(t)
 		ret, out := f.run(t, b, f.farm)
-		wantVerdict(t, ret, xdpPass)
+		xdptest.WantVerdict(t, ret, xdptest.Pass)
 		if !bytes.Equal(out, b) {
 			t.Errorf("frame modified")
 		}
@@ -567,8 +498,8 @@ func TestGarbageNeverForwarded(t *testing.T) {
 	f.service(t, Service{Sched: SchedRR}, web1, web2)
 	f.service(t, Service{Key: ServiceKey{Addr: vip, Port: 7000, Proto: UDP}}, web1)
 	seeds := [][]byte{
-		frame{src: client, dst: vip80, flags: "S"}.bytes(t),
-		frame{proto: UDP, src: client, dst: netip.AddrPortFrom(vip, 7000), payload: []byte("abcd")}.bytes(t),
+		xdptest.Frame{Src: client, Dst: vip80, Flags: "S"}.Bytes(t),
+		xdptest.Frame{Proto: xdptest.UDP, Src: client, Dst: netip.AddrPortFrom(vip, 7000), Payload: []byte("abcd")}.Bytes(t),
 	}
 	rng := uint32(1)
 	next := func() uint32 { rng ^= rng << 13; rng ^= rng >> 17; rng ^= rng << 5; return rng }
@@ -590,15 +521,15 @@ func TestGarbageNeverForwarded(t *testing.T) {
 			b = append(b, make([]byte, 14-len(b))...)
 		}
 		ret, out := f.run(t, b, f.pub)
-		if ret == xdpAborted || ret > xdpRedirect {
+		if ret == xdptest.Aborted || ret > xdptest.Redirect {
 			t.Fatalf("case %d: verdict %d on %x", i, ret, b)
 		}
-		if ret == xdpTX || ret == xdpRedirect {
+		if ret == xdptest.TX || ret == xdptest.Redirect {
 			// A forwarded frame has a correct IP header, and a TCP/UDP
 			// checksum exactly as right or wrong as the one received
 			// (routers don't verify L4 checksums; the real will).
-			ipOK, l4OK := checksumsOK(out)
-			_, l4InOK := checksumsOK(b)
+			ipOK, l4OK := xdptest.ChecksumsOK(out)
+			_, l4InOK := xdptest.ChecksumsOK(b)
 			if !ipOK || l4OK != l4InOK {
 				t.Fatalf("case %d forwarded a bad frame (ip ok %v, l4 ok %v, l4 in ok %v): in %x out %x", i, ipOK, l4OK, l4InOK, b, out)
 			}
@@ -614,10 +545,10 @@ func TestGarbageNeverForwarded(t *testing.T) {
 func TestNexthopCache(t *testing.T) {
 	f := newFixture(t)
 	f.service(t, Service{Sched: SchedRR}, web1)
-	f.run(t, frame{src: client, dst: vip80, flags: "S"}.bytes(t), f.pub)
-	ack := frame{src: client, dst: vip80, flags: "A", payload: []byte("GET")}
-	ret, out := f.run(t, ack.bytes(t), f.pub)
-	wantVerdict(t, ret, xdpRedirect)
+	f.run(t, xdptest.Frame{Src: client, Dst: vip80, Flags: "S"}.Bytes(t), f.pub)
+	ack := xdptest.Frame{Src: client, Dst: vip80, Flags: "A", Payload: []byte("GET")}
+	ret, out := f.run(t, ack.Bytes(t), f.pub)
+	xdptest.WantVerdict(t, ret, xdptest.Redirect)
 	wantForwarded(t, out, ack, client, web1, f.farmMAC, macWeb1)
 
 	t.Run("a_longer_datagram_than_the_route_took_is_checked_against_the_mtu", func(t *testing.T) {
@@ -630,15 +561,15 @@ func TestNexthopCache(t *testing.T) {
 		}
 		defer f.ns.Netlink().LinkSetMTU(l, 1500)
 		before := f.counter(t, "pass_fib")
-		big := frame{src: client, dst: vip80, flags: "A", payload: make([]byte, 1200)}
-		ret, _ := f.run(t, big.bytes(t), f.pub)
-		wantVerdict(t, ret, xdpPass)
+		big := xdptest.Frame{Src: client, Dst: vip80, Flags: "A", Payload: make([]byte, 1200)}
+		ret, _ := f.run(t, big.Bytes(t), f.pub)
+		xdptest.WantVerdict(t, ret, xdptest.Pass)
 		if f.counter(t, "pass_fib") != before+1 {
 			t.Errorf("an oversized datagram was not given to the kernel (fragmentation needed)")
 		}
 		// Small ones still take the cached route.
-		ret, _ = f.run(t, ack.bytes(t), f.pub)
-		wantVerdict(t, ret, xdpRedirect)
+		ret, _ = f.run(t, ack.Bytes(t), f.pub)
+		xdptest.WantVerdict(t, ret, xdptest.Redirect)
 	})
 
 	t.Run("a_changed_neighbour_is_used_after_the_second", func(t *testing.T) {
@@ -647,18 +578,18 @@ func TestNexthopCache(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(2100 * time.Millisecond)
-		ret, out := f.run(t, ack.bytes(t), f.pub)
-		wantVerdict(t, ret, xdpRedirect)
-		if d := decode(t, out); !bytes.Equal(d.dstMAC, moved) {
-			t.Errorf("sent to %s, want the new neighbour %s", d.dstMAC, moved)
+		ret, out := f.run(t, ack.Bytes(t), f.pub)
+		xdptest.WantVerdict(t, ret, xdptest.Redirect)
+		if d := xdptest.Decode(t, out); !bytes.Equal(d.DstMAC, moved) {
+			t.Errorf("sent to %s, want the new neighbour %s", d.DstMAC, moved)
 		}
 	})
 
 	t.Run("replies_reuse_the_route_to_their_client", func(t *testing.T) {
-		reply := frame{src: web1, dst: client, flags: "A", payload: []byte("200 OK")}
+		reply := xdptest.Frame{Src: web1, Dst: client, Flags: "A", Payload: []byte("200 OK")}
 		for range 3 {
-			ret, out := f.run(t, reply.bytes(t), f.farm)
-			wantVerdict(t, ret, xdpRedirect)
+			ret, out := f.run(t, reply.Bytes(t), f.farm)
+			xdptest.WantVerdict(t, ret, xdptest.Redirect)
 			wantForwarded(t, out, reply, vip80, client, f.pubMAC, macRtr)
 		}
 	})

@@ -40,8 +40,8 @@ var (
 	MACOnLnk = net.HardwareAddr{0x02, 0, 0, 0, 2, 0x32}
 )
 
-// xdpMd is the context of an XDP test run (struct xdp_md).
-type xdpMd struct {
+// XDPMd is the context of an XDP test run (struct xdp_md).
+type XDPMd struct {
 	Data, DataEnd, DataMeta, IngressIfindex, RxQueueIndex, EgressIfindex uint32
 }
 
@@ -97,7 +97,7 @@ func (l *Lab) Run(t testing.TB, prog *ebpf.Program, in []byte, ifindex int) (uin
 	opts := ebpf.RunOptions{
 		Data:    in,
 		DataOut: make([]byte, len(in)+512),
-		Context: xdpMd{DataEnd: uint32(len(in)), IngressIfindex: uint32(ifindex)},
+		Context: XDPMd{DataEnd: uint32(len(in)), IngressIfindex: uint32(ifindex)},
 	}
 	var ret uint32
 	err := l.NS.Do(func() (err error) {
