@@ -25,21 +25,32 @@ static __always_inline __u32 now_sec(void)
 	return bpf_ktime_get_coarse_ns() / NSEC_PER_SEC;
 }
 
-/* sync_conn reports a new or changed connection to connection sync. */
-static __always_inline void sync_conn(
-    enum sync_event_type type, struct flow_key *fk, struct conn *ct)
+/* sync_reserve takes a zeroed record of sync_events, or NULL when sync is
+ * off or the ring is full (counted: the syncer resynchronises). */
+static __always_inline struct sync_event *sync_reserve(enum sync_event_type type)
 {
 	struct sync_event *ev;
 
 	if (!sync_enabled)
-		return;
+		return NULL;
 	ev = bpf_ringbuf_reserve(&sync_events, sizeof(*ev), 0);
 	if (!ev) {
 		count(STAT_SYNC_LOST, 0);
-		return;
+		return NULL;
 	}
 	__builtin_memset(ev, 0, sizeof(*ev));
 	ev->type = type;
+	return ev;
+}
+
+/* sync_conn reports a new or changed connection to connection sync. */
+static __always_inline void sync_conn(
+    enum sync_event_type type, struct flow_key *fk, struct conn *ct)
+{
+	struct sync_event *ev = sync_reserve(type);
+
+	if (!ev)
+		return;
 	ev->flow = *fk;
 	ev->conn = *ct;
 	bpf_ringbuf_submit(ev, 0);
@@ -48,17 +59,10 @@ static __always_inline void sync_conn(
 /* sync_template reports a new persistence template. */
 static __always_inline void sync_template(struct persist_key *pk, struct persist *t)
 {
-	struct sync_event *ev;
+	struct sync_event *ev = sync_reserve(SYNC_TEMPLATE_NEW);
 
-	if (!sync_enabled)
+	if (!ev)
 		return;
-	ev = bpf_ringbuf_reserve(&sync_events, sizeof(*ev), 0);
-	if (!ev) {
-		count(STAT_SYNC_LOST, 0);
-		return;
-	}
-	__builtin_memset(ev, 0, sizeof(*ev));
-	ev->type = SYNC_TEMPLATE_NEW;
 	ev->template = *pk;
 	ev->persist = *t;
 	bpf_ringbuf_submit(ev, 0);

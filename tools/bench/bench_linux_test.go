@@ -7,9 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -257,40 +255,7 @@ func TestRenderRun(t *testing.T) {
 // TestGeneratedUpToDate rebuilds bench.c with gen.go's directive and
 // fails if the committed object or bindings differ.
 func TestGeneratedUpToDate(t *testing.T) {
-	src, err := os.ReadFile("gen.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`(?m)^//go:generate go tool bpf2go (.*)$`).FindSubmatch(src)
-	if m == nil {
-		t.Fatal("gen.go has no bpf2go directive")
-	}
-	args := strings.Fields(string(m[1]))
-	if _, err := exec.LookPath(args[1]); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not installed: run `make deps`", args[1])
-		}
-		t.Skipf("skipped: %s not installed (make deps installs it)", args[1])
-	}
-	out := t.TempDir()
-	cmd := exec.Command("go", append([]string{"tool", "bpf2go", "-output-dir", out}, args...)...)
-	cmd.Env = append(os.Environ(), "GOPACKAGE=main")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("bpf2go: %v\n%s", err, b)
-	}
-	for _, f := range []string{"bench_bpfel.go", "bench_bpfel.o"} {
-		want, err := os.ReadFile(filepath.Join(out, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s is stale: run `go generate ./tools/bench` and commit it", f)
-		}
-	}
+	testutil.RequireGeneratedUpToDate(t, "main", "bench_bpfel.go", "bench_bpfel.o")
 }
 
 // TestRateWindow builds the lab and measures one short window of the
