@@ -71,7 +71,7 @@ func (d *Daemon) status() api.Status {
 		Started:    d.started,
 		LastReload: d.lastReload,
 		Interfaces: slices.Clone(d.cfg.Dataplane.Interfaces),
-		VRRP:       d.vrrp.status(),
+		VRRP:       d.vrrp.status(d.cfg),
 		Sync:       d.syncStatus(),
 	}
 	for _, key := range d.order {

@@ -148,12 +148,18 @@ func (r *vrrpRunner) reload(ctx context.Context, cfg *config.Config) error {
 	return r.start(ctx, cfg)
 }
 
-func (r *vrrpRunner) status() []api.Instance {
+// status lists the instances' states; configured instances VRRP has not
+// started yet (it waits for connection sync) show as INIT.
+func (r *vrrpRunner) status(cfg *config.Config) []api.Instance {
 	r.mu.Lock()
 	node := r.node
 	r.mu.Unlock()
 	if node == nil {
-		return nil
+		var out []api.Instance
+		for _, in := range cfg.VRRPInstances {
+			out = append(out, api.Instance{Name: in.Name, State: vrrp.StateInit.String(), Priority: in.Priority})
+		}
+		return out
 	}
 	var out []api.Instance
 	for _, in := range node.Status().Instances {
@@ -248,16 +254,23 @@ func (d *Daemon) onVRRPGroupState(cfg *config.Config, name string, from, to vrrp
 	}
 }
 
-// isMaster reports whether this director is master: of every instance
-// when VRRP runs, or always without VRRP.
+// isMaster reports whether this director is master: of every configured
+// VRRP instance, or always when there is none. Before VRRP has started, a
+// director with instances is not master.
 func (d *Daemon) isMaster() bool {
-	d.vrrp.mu.Lock()
-	defer d.vrrp.mu.Unlock()
-	if len(d.vrrp.part.Instances) == 0 {
+	d.mu.Lock()
+	var names []string
+	for _, in := range d.cfg.VRRPInstances {
+		names = append(names, in.Name)
+	}
+	d.mu.Unlock()
+	if len(names) == 0 {
 		return true
 	}
-	for _, in := range d.vrrp.part.Instances {
-		if d.vrrp.states[in.Name] != vrrp.StateMaster {
+	d.vrrp.mu.Lock()
+	defer d.vrrp.mu.Unlock()
+	for _, n := range names {
+		if d.vrrp.states[n] != vrrp.StateMaster {
 			return false
 		}
 	}

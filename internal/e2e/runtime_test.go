@@ -79,10 +79,12 @@ func TestDrainLive(t *testing.T) {
 			results <- result{n, err}
 		}()
 	}
-	time.Sleep(400 * time.Millisecond)
-	st := e.status()
-	if st.Services[0].Reals[0].ActiveConns == 0 {
-		t.Fatalf("no long connection on web1 to drain: %+v", st.Services[0].Reals)
+	// Wait for web1 to hold some of them.
+	for deadline := time.Now().Add(10 * time.Second); e.status().Services[0].Reals[0].ActiveConns == 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no long connection on web1 to drain: %+v", e.status().Services[0].Reals)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
