@@ -27,6 +27,7 @@ var importCommand = &cli.Command{
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the configuration to `FILE` (mode 0600) instead of standard output"},
 		&cli.BoolFlag{Name: "strict", Usage: "fail, writing nothing, when anything is not supported"},
 		&cli.StringFlag{Name: "instance", Aliases: []string{"i"}, Usage: "config id selecting @`NAME` lines, as keepalived -i does"},
+		&cli.StringSliceFlag{Name: "interfaces", Usage: "[dataplane] interfaces `IF,IF` (XDP runs there); default: inferred from the vrrp_instances"},
 	},
 	Action: importKeepalived,
 }
@@ -38,8 +39,9 @@ func importKeepalived(c *cli.Context) error {
 	path := c.Args().First()
 	stderr := c.App.ErrWriter
 	res, err := keepalived.Import(path, keepalived.ImportOptions{
-		Options:  keepalived.Options{Instance: c.String("instance")},
-		IPTables: c.String("iptables"),
+		Options:    keepalived.Options{Instance: c.String("instance")},
+		IPTables:   c.String("iptables"),
+		Interfaces: c.StringSlice("interfaces"),
 	})
 	if res != nil {
 		for _, f := range res.Findings {

@@ -196,3 +196,28 @@ func TestImportInstance(t *testing.T) {
 		}
 	}
 }
+
+// TestImportLVSOnlyNeedsInterfaces: a keepalived.conf without vrrp_instance
+// gives no hint where XDP must run; the import says so, and --interfaces
+// completes it.
+func TestImportLVSOnlyNeedsInterfaces(t *testing.T) {
+	in := writeTemp(t, "keepalived.conf", `virtual_server 203.0.113.10 80 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 192.0.2.100 80 {
+    TCP_CHECK {
+      connect_timeout 3
+    }
+  }
+}
+`)
+	code, _, errOut := runImport(t, in)
+	if code != 2 || !strings.Contains(errOut, "name them with --interfaces") {
+		t.Errorf("without --interfaces: exit %d, stderr %q", code, errOut)
+	}
+	code, out, errOut := runImport(t, "--interfaces", "eth0,eth1", in)
+	if code != 0 || !strings.Contains(out, `interfaces = ["eth0", "eth1"]`) {
+		t.Errorf("with --interfaces: exit %d, stderr %q, output:\n%s", code, errOut, out)
+	}
+}

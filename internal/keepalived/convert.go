@@ -41,6 +41,10 @@ type ImportOptions struct {
 	// IPTables names an iptables-save file of the director's gateway rules;
 	// empty for none.
 	IPTables string
+	// Interfaces are [dataplane] interfaces, which keepalived has no
+	// setting for; empty: inferred from where the vrrp_instances hold the
+	// virtual servers' and the real servers' gateway addresses.
+	Interfaces []string
 }
 
 // Import reads the keepalived configuration at path, and the iptables
@@ -67,7 +71,7 @@ func Import(path string, opts ImportOptions) (*Result, error) {
 			return nil, err
 		}
 	}
-	return Convert(f, rules)
+	return convert(f, rules, opts.Interfaces)
 }
 
 // Convert turns a parsed keepalived configuration, and the gateway's
@@ -79,7 +83,12 @@ func Import(path string, opts ImportOptions) (*Result, error) {
 // keepalived file and line; the Result then holds only the findings. What
 // xlb cannot express is listed in Result.Findings and noted in the TOML.
 func Convert(f *File, rules *Rules) (*Result, error) {
+	return convert(f, rules, nil)
+}
+
+func convert(f *File, rules *Rules, interfaces []string) (*Result, error) {
 	c := newConverter(f, rules)
+	c.interfaces = interfaces
 	c.convert()
 	res := &Result{Findings: c.findings}
 	if err := joinErrors(c.errs); err != nil {
@@ -150,8 +159,9 @@ type converter struct {
 	garpDefaults    map[string]*Node // garp_master_* key → the vrrp_garp_master_* line
 	smtpAlert       *Node            // global smtp_alert / smtp_alert_vrrp that is on
 	checkerMailOff  bool
-	mailTo          bool // notification_email has addresses
-	mailServer      bool // smtp_server is set
+	interfaces      []string // given dataplane interfaces (ImportOptions)
+	mailTo          bool     // notification_email has addresses
+	mailServer      bool     // smtp_server is set
 
 	syncIface     string
 	syncNode      *Node

@@ -15,6 +15,15 @@ func (c *converter) inferDataplane() {
 	if len(c.services) == 0 {
 		return
 	}
+	if len(c.interfaces) > 0 {
+		t := c.dataplaneTable(c.firstService)
+		rest := t.items
+		t.items = nil
+		t.add(&item{key: "interfaces", array: true, elems: stringElems(c.interfaces),
+			lead: []string{noteComment("given to the importer (--interfaces)")}, origin: c.firstService.Pos})
+		t.items = append(t.items, rest...)
+		return
+	}
 	var names, why []string
 	added := map[string]bool{}
 	add := func(name, reason string) {
@@ -82,7 +91,7 @@ func (c *converter) inferDataplane() {
 	n := c.firstService
 	if len(names) == 0 {
 		c.findings = append(c.findings, Finding{Pos: n.Pos, Keyword: "dataplane.interfaces", Severity: Unsupported,
-			Msg: "keepalived has no such setting and no vrrp_instance shows which interfaces face the clients and the real servers; set [dataplane] interfaces"})
+			Msg: "keepalived has no such setting and no vrrp_instance shows which interfaces face the clients and the real servers; name them with --interfaces"})
 		t := c.dataplaneTable(n)
 		t.lead = append(t.lead, noteComment("not imported: xlb needs interfaces = [...], the interfaces facing the clients and the real servers; keepalived has no such setting"))
 		return
