@@ -64,6 +64,8 @@ type Daemon struct {
 	runCtx context.Context
 	// vrrp runs the VRRP instances.
 	vrrp vrrpRunner
+	// healthMaster: health checks run as on a master (ha_suspend).
+	healthMaster bool
 	// syncer is connection sync, nil when [sync] is off; roles wakes the
 	// loop that makes it follow VRRP (cap 1).
 	syncer *xsync.Syncer
@@ -168,9 +170,9 @@ func Run(ctx context.Context, opts Options) error {
 	// VRRP last: with connection sync, only once the flow table came over
 	// from the master (a returning director must not preempt knowing
 	// nothing of the flows).
+	g.Go(func() error { return d.roleLoop(gctx) })
 	if d.syncer != nil {
 		g.Go(func() error { return d.syncer.Run(gctx) })
-		g.Go(func() error { return d.roleLoop(gctx) })
 		d.awaitSyncBeforeVRRP(gctx, 3*time.Second, 30*time.Second)
 	}
 	if err := d.vrrp.start(gctx, cfg); err != nil {
@@ -325,7 +327,7 @@ func (d *Daemon) applyLocked(cfg *config.Config) error {
 	if reals > cfg.Dataplane.MaxReals {
 		return fmt.Errorf("%d real servers; dataplane.max_reals is %d", reals, cfg.Dataplane.MaxReals)
 	}
-	hv, err := healthServices(cfg)
+	hv, err := healthServices(cfg, d.healthMaster)
 	if err != nil {
 		return err
 	}
@@ -583,6 +585,31 @@ func (d *Daemon) Reload() error {
 	}
 	d.logger.Info("configuration reloaded", "config", d.opts.ConfigPath, "services", len(cfg.VirtualServers))
 	return nil
+}
+
+// setHealthRole re-arms the health checks for this director's role, if
+// any virtual server suspends its checks on a backup.
+func (d *Daemon) setHealthRole(master bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.healthMaster == master {
+		return
+	}
+	d.healthMaster = master
+	suspends := false
+	for _, vs := range d.cfg.VirtualServers {
+		suspends = suspends || vs.HASuspend
+	}
+	if !suspends {
+		return
+	}
+	hv, err := healthServices(d.cfg, master)
+	if err == nil {
+		err = d.health.Set(hv)
+	}
+	if err != nil {
+		d.logger.Warn("health checks for the new role", "err", err)
+	}
 }
 
 // onHealthEvent applies a checker verdict to the dataplane at once: a

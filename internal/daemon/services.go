@@ -242,10 +242,14 @@ func (s *service) buildTable(counts map[netip.AddrPort]loader.ConnCounts, newCon
 	return table, nil
 }
 
-// healthServices translates the configuration into healthd's model.
-func healthServices(cfg *config.Config) ([]healthd.VirtualServer, error) {
+// healthServices translates the configuration into healthd's model. On a
+// director that is not master, virtual servers with ha_suspend are not
+// checked (keepalived's "suspend checkers during backup state"): their
+// reals count as up until this director takes over and checks them.
+func healthServices(cfg *config.Config, master bool) ([]healthd.VirtualServer, error) {
 	var out []healthd.VirtualServer
 	for _, vs := range cfg.VirtualServers {
+		suspended := vs.HASuspend && !master
 		hv := healthd.VirtualServer{
 			Key:              serviceKey(vs).String(),
 			DelayLoop:        vs.DelayLoop.Duration,
@@ -267,6 +271,10 @@ func healthServices(cfg *config.Config) ([]healthd.VirtualServer, error) {
 				NotifyUp:         rs.NotifyUp,
 				NotifyDown:       rs.NotifyDown,
 				SMTPAlert:        rs.SMTPAlert,
+			}
+			if suspended {
+				hv.Reals = append(hv.Reals, hr)
+				continue
 			}
 			for _, c := range rs.HTTPGet {
 				hr.Checks = append(hr.Checks, httpCheck(healthd.HTTPGet, c, vs))

@@ -92,25 +92,28 @@ func (d *Daemon) roleChanged() {
 	}
 }
 
-// roleLoop makes connection sync follow VRRP: a director that becomes
-// master first gives the flows it learnt their full timeouts, then sends;
-// one that stops being master receives.
+// roleLoop follows VRRP: with connection sync, a director that becomes
+// master first gives the flows it learnt their full timeouts, then sends,
+// and one that stops being master receives; health checks of virtual
+// servers with ha_suspend run only on the master.
 func (d *Daemon) roleLoop(ctx context.Context) error {
-	if d.syncer == nil {
-		return nil
-	}
 	master := false
-	d.syncer.SetMaster(false)
+	if d.syncer != nil {
+		d.syncer.SetMaster(false)
+	}
 	for {
 		if now := d.isMaster(); now != master {
-			if now {
+			if now && d.syncer != nil {
 				if err := d.dp.Touch(); err != nil {
 					d.logger.Warn("refresh learnt flows", "err", err)
 				}
 			}
-			d.syncer.SetMaster(now)
+			if d.syncer != nil {
+				d.syncer.SetMaster(now)
+			}
 			master = now
-			d.logger.Info("connection sync role", "master", master)
+			d.logger.Info("director role", "master", master)
+			d.setHealthRole(master)
 		}
 		select {
 		case <-ctx.Done():
