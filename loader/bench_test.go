@@ -103,20 +103,7 @@ func newBenchFixture(tb testing.TB, conntrackMax uint32) *benchFixture {
 // service sets up svc (VIP:80 TCP unless given) with all reals available.
 func (f *benchFixture) service(tb testing.TB, svc Service, reals ...netip.AddrPort) ServiceKey {
 	tb.Helper()
-	if !svc.Key.Addr.IsValid() {
-		svc.Key = ServiceKey{Addr: vip, Port: 80, Proto: TCP}
-	}
-	rs := make([]Real, len(reals))
-	for i, r := range reals {
-		rs[i] = Real{Addr: r, Available: true}
-	}
-	if err := f.dp.SetService(svc, rs); err != nil {
-		tb.Fatal(err)
-	}
-	if err := f.dp.SetTable(svc.Key, reals); err != nil {
-		tb.Fatal(err)
-	}
-	return svc.Key
+	return setService(tb, f.dp, svc, reals...)
 }
 
 // flowPattern is how the harness varies frames: none, or a fresh

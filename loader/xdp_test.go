@@ -54,6 +54,13 @@ func newFixture(t *testing.T) *fixture {
 // a table holding them in order.
 func (f *fixture) service(t *testing.T, svc Service, reals ...netip.AddrPort) {
 	t.Helper()
+	setService(t, f.dp, svc, reals...)
+}
+
+// setService sets up svc (VIP:80 TCP unless its key is given) with the
+// given reals, all available, and a table holding them in order.
+func setService(tb testing.TB, dp *Dataplane, svc Service, reals ...netip.AddrPort) ServiceKey {
+	tb.Helper()
 	if !svc.Key.Addr.IsValid() {
 		svc.Key = ServiceKey{Addr: vip, Port: 80, Proto: TCP}
 	}
@@ -61,12 +68,13 @@ func (f *fixture) service(t *testing.T, svc Service, reals ...netip.AddrPort) {
 	for i, r := range reals {
 		rs[i] = Real{Addr: r, Available: true}
 	}
-	if err := f.dp.SetService(svc, rs); err != nil {
-		t.Fatal(err)
+	if err := dp.SetService(svc, rs); err != nil {
+		tb.Fatal(err)
 	}
-	if err := f.dp.SetTable(svc.Key, reals); err != nil {
-		t.Fatal(err)
+	if err := dp.SetTable(svc.Key, reals); err != nil {
+		tb.Fatal(err)
 	}
+	return svc.Key
 }
 
 // run runs the dataplane on in as if received on ifindex.
