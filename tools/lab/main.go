@@ -241,7 +241,23 @@ func demo(bin string) (err error) {
 	}
 	fmt.Println(firstEntry(string(out)))
 
-	step("failover: lb1's links go down; lb2 takes the VIP and the farm's gateway")
+	step("failover: a download is running through lb1; lb1's links go down; lb2 takes the VIP and the farm's gateway")
+	type download struct {
+		n   int64
+		err error
+	}
+	dl := make(chan download, 1)
+	go func() {
+		resp, err := lab.HTTPClientFrom(topo.Client, netipMust("198.51.100.17"), time.Minute).Get("http://" + lab.VIP + "/stream?n=60&every=100ms")
+		if err != nil {
+			dl <- download{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		n, err := io.Copy(io.Discard, resp.Body)
+		dl <- download{n, err}
+	}()
+	time.Sleep(time.Second)
 	failed := time.Now()
 	for _, ifn := range []string{"eth0", "eth1"} {
 		if err := topo.LBs[0].Down(ifn); err != nil {
@@ -265,6 +281,10 @@ func demo(bin string) (err error) {
 		return err
 	}
 	fmt.Printf("  the farm now goes out through lb2: the internet host sees %s\n", seen)
+	if d := <-dl; d.err != nil || d.n != 60*64<<10 {
+		return fmt.Errorf("the download across the failover got %d of %d bytes: %v", d.n, 60*64<<10, d.err)
+	}
+	fmt.Printf("  the download that started through lb1 finished through lb2: %d bytes, no reset (connection sync)\n", 60*64<<10)
 	step("xlbctl status (lb2)")
 	if err := ctl(1, "status"); err != nil {
 		return err
