@@ -163,23 +163,29 @@ type counterBase struct {
 // miss expiries and LRU evictions), keeps alive the templates of clients
 // that still have connections, and frees the ids of removed reals and
 // services no connection uses any more.
+//
+// The scan of the tables runs without the loader's lock, so that services,
+// tables and counts stay available to the scheduler meanwhile; what it
+// found is applied under the lock.
 func (d *Dataplane) GC(t Timeouts) (GCResult, error) {
 	var res GCResult
 	d.mu.Lock()
-	defer d.mu.Unlock()
-
 	base := make(map[uint32]*counterBase, len(d.reals))
 	for id := range d.reals {
 		c, err := d.realCounters(id)
 		if err != nil {
+			d.mu.Unlock()
 			return res, err
 		}
 		base[id] = &counterBase{at: c}
 	}
+	// Copies: the scan reads the services' settings, not their reals.
 	svcByID := make(map[uint32]*svcState, len(d.services))
 	for _, s := range d.services {
-		svcByID[s.id] = s
+		cp := *s
+		svcByID[s.id] = &cp
 	}
+	d.mu.Unlock()
 
 	now := monotonicSeconds()
 	type tkey = xlbPersistKey
@@ -226,13 +232,20 @@ func (d *Dataplane) GC(t Timeouts) (GCResult, error) {
 			res.ExpiredFlows = append(res.ExpiredFlows, FlowID{Proto: proto, Client: client, VIP: vip})
 		}
 	}
-	d.base = base
-
 	if err := d.gcTemplates(now, svcByID, live, t.Hold, &res); err != nil {
 		return res, err
 	}
 
-	// Free what nothing refers to any more.
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.base = base
+	// Free what nothing refers to any more. A real retired during the scan
+	// waits for the next pass.
+	for id, rs := range d.reals {
+		if b := base[id]; b == nil && rs.retired {
+			realRefs[id]++
+		}
+	}
 	for id, rs := range d.reals {
 		if !rs.retired || realRefs[id] > 0 {
 			continue
