@@ -7,9 +7,18 @@ package config
 // gateway.masquerade out_interface, sync.interface and
 // lvs_sync_daemon_interface) must exist. linkExists reports whether a
 // network interface of that name exists; xlbd passes a netlink lookup,
-// tests a fake.
+// tests a fake. It also refuses what this build's dataplane cannot do yet:
+// IPv6 virtual servers (the schema has them; the XDP program forwards
+// IPv4 and hands IPv6 to the kernel), so that such a service is never
+// silently dead.
 func CheckHost(c *Config, linkExists func(name string) bool) error {
 	v := &validator{c: c, src: c.src}
+	for i, vs := range c.VirtualServers {
+		if vs.Address.Is6() && !vs.Address.Is4In6() {
+			v.errorf(joinKey(indexKey("virtual_server", i), "address"),
+				"IPv6 virtual servers are not forwarded by this version of the dataplane (IPv4 only)")
+		}
+	}
 	check := func(key, name string) {
 		if name != "" && !linkExists(name) {
 			v.errorf(key, "interface %q does not exist", name)

@@ -80,3 +80,24 @@ func TestCheckHostWithoutSource(t *testing.T) {
 		t.Errorf("CheckHost = %v", err)
 	}
 }
+
+func TestCheckHostRefusesIPv6Services(t *testing.T) {
+	c, err := Parse("v6.toml", []byte(`
+[dataplane]
+interfaces = ["eth0"]
+
+[[virtual_server]]
+address = "2001:db8::10"
+port = 80
+
+[[virtual_server.real_server]]
+address = "2001:db8:1::100"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = CheckHost(c, func(string) bool { return true })
+	if err == nil || err.Error() != "v6.toml:6: virtual_server[0].address: IPv6 virtual servers are not forwarded by this version of the dataplane (IPv4 only)" {
+		t.Errorf("CheckHost = %v", err)
+	}
+}
