@@ -150,6 +150,9 @@ type GCResult struct {
 	FreedReals, FreedServices                   int
 	// ExpiredFlows are the connections this pass deleted.
 	ExpiredFlows []FlowID
+	// DroppedTemplates are the persistence templates of known services
+	// this pass deleted.
+	DroppedTemplates []Template
 }
 
 // counterBase is a real's counters at the last GC scan.
@@ -335,6 +338,12 @@ func (d *Dataplane) gcTemplates(now uint32, svcByID map[uint32]*svcState, live m
 	for i := range drop {
 		if err := d.objs.Persistence.Delete(&drop[i]); err == nil {
 			res.ExpiredTemplates++
+			if s := svcByID[drop[i].ServiceId]; s != nil {
+				res.DroppedTemplates = append(res.DroppedTemplates, Template{
+					Service: s.svc.Key,
+					Client:  addrFrom(drop[i].Client.Bytes, family(s.svc.Key.Addr)),
+				})
+			}
 		}
 	}
 	return nil

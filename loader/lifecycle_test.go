@@ -90,8 +90,8 @@ func TestGC(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.ExpiredTemplates != 1 {
-			t.Errorf("gc %+v, want the template expired", res)
+		if res.ExpiredTemplates != 1 || len(res.DroppedTemplates) != 1 || res.DroppedTemplates[0].Client != client.Addr() || res.DroppedTemplates[0].Service != key {
+			t.Errorf("gc %+v, want the template expired and listed", res)
 		}
 	})
 }

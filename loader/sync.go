@@ -209,6 +209,24 @@ func (d *Dataplane) InstallTemplate(t Template) error {
 	return nil
 }
 
+// DeleteTemplate removes a persistence template (the peer expired it).
+// Only Service and Client matter.
+func (d *Dataplane) DeleteTemplate(t Template) error {
+	d.mu.Lock()
+	s, ok := d.services[t.Service]
+	d.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("template %s: %w", t.Client, ErrUnknownService)
+	}
+	var k xlbPersistKey
+	k.ServiceId = s.id
+	k.Client.Bytes = addrBytes(t.Client)
+	if err := d.objs.Persistence.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("delete template %s: %w", t.Client, err)
+	}
+	return nil
+}
+
 // DeleteConn removes a connection (the peer expired it).
 func (d *Dataplane) DeleteConn(id FlowID) error {
 	fk := flowKeyOf(id.Client, id.VIP, id.Proto)

@@ -88,6 +88,12 @@ func TestSyncEvents(t *testing.T) {
 		if len(ts) != 1 || ts[0].Real != web1 {
 			t.Errorf("peer templates %+v", ts)
 		}
+		if err := peer.DeleteTemplate(ts[0]); err != nil {
+			t.Fatal(err)
+		}
+		if ts, _ := peer.Templates(); len(ts) != 0 {
+			t.Errorf("template not deleted: %+v", ts)
+		}
 		if err := peer.DeleteConn(c.ID()); err != nil {
 			t.Fatal(err)
 		}

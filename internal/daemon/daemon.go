@@ -521,8 +521,13 @@ func (d *Daemon) gcLoop(ctx context.Context) error {
 		res, err := d.dp.GC(loader.Timeouts{TCP: t.TCP.Duration, TCPFin: t.TCPFin.Duration, TCPSyn: t.TCPSyn.Duration, UDP: t.UDP.Duration, Hold: hold})
 		if err != nil {
 			d.logger.Warn("connection gc", "err", err)
-		} else if d.syncer != nil && !hold && len(res.ExpiredFlows) > 0 {
-			d.syncer.Expired(res.ExpiredFlows)
+		} else if d.syncer != nil && !hold {
+			if len(res.ExpiredFlows) > 0 {
+				d.syncer.Expired(res.ExpiredFlows)
+			}
+			if len(res.DroppedTemplates) > 0 {
+				d.syncer.ExpiredTemplates(res.DroppedTemplates)
+			}
 		}
 		if err == nil && (res.Expired > 0 || res.ExpiredTemplates > 0) {
 			d.logger.Debug("connection gc", "conns", res.Conns, "expired", res.Expired, "templates", res.Templates, "expired_templates", res.ExpiredTemplates)

@@ -18,6 +18,7 @@
 //	dp.Touch()                          // when becoming master: full timeouts for learnt flows
 //	res, _ := dp.GC(timeouts)           // master; a backup runs GC with Hold: true
 //	s.Expired(res.ExpiredFlows)         // master: the GC's deletions go to the backup
+//	s.ExpiredTemplates(res.DroppedTemplates) // and the templates it expired
 //	ok, changed := s.Convergence()      // backup: hold back preemption until ok
 //	s.Status()                          // counters for the API and metrics
 //
@@ -25,7 +26,8 @@
 //
 // The master reads the dataplane's changes (loader.SyncReader: every new
 // connection, TCP state change and new persistence template) and the
-// deletions its GC makes (Expired), queues them and sends them in
+// deletions its GC makes (Expired, ExpiredTemplates), queues them and
+// sends them in
 // batches. The queue is bounded and coalescing: a newer change of a
 // connection replaces the queued one; when it is full it is emptied and
 // a bulk transfer replaces it (likewise when the dataplane reports lost
@@ -55,9 +57,9 @@
 // arrived whole: start, every message up to the end without a gap, and
 // the entry count right. It then deletes the connections the transfer
 // did not mention (the master no longer has them). The daemon holds back
-// VRRP preemption until then (Convergence). Templates are not swept
-// (the dataplane has no way to delete one); a backup keeps those it
-// learnt until it becomes master and its own GC expires them.
+// VRRP preemption until then (Convergence). Templates are not swept: a
+// backup deletes those the master's GC expired (kind 4) and keeps the
+// rest it learnt until it becomes master and its own GC expires them.
 //
 // # Transport
 //
@@ -104,6 +106,8 @@
 //	  10 VIP addr:port, masked client addr, real addr:port
 //	kind 3 connection deleted (16 bytes IPv4, 40 IPv6)
 //	  0 kind, 1 length, 2 family, 3 proto, 4 client addr:port, VIP addr:port
+//	kind 4 persistence template deleted (14 bytes IPv4, 38 IPv6)
+//	  0 kind, 1 length, 2 family, 3 proto, 4 VIP addr:port, masked client addr
 //
 // # Rejected messages
 //

@@ -131,6 +131,13 @@ func (f *fakeDP) DeleteConn(id loader.FlowID) error {
 	return nil
 }
 
+func (f *fakeDP) DeleteTemplate(t loader.Template) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.templates, tkey{t.Service, t.Client})
+	return nil
+}
+
 func (f *fakeDP) Counters() (map[string]uint64, error) {
 	return map[string]uint64{"sync_lost": f.lost.Load()}, nil
 }
@@ -184,6 +191,22 @@ func (f *fakeDP) expire(n int) []loader.FlowID {
 		delete(f.conns, id)
 	}
 	return ids
+}
+
+// expireTemplates is the GC dropping persistence templates; the caller
+// passes them to the master's ExpiredTemplates.
+func (f *fakeDP) expireTemplates(n int) []loader.Template {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ts []loader.Template
+	for k, t := range f.templates {
+		if len(ts) == n {
+			break
+		}
+		ts = append(ts, t)
+		delete(f.templates, k)
+	}
+	return ts
 }
 
 // snapshot is the table as comparable strings: idle ages left out.

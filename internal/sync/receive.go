@@ -337,6 +337,8 @@ func (r *receiver) install(entries []entry) {
 			}
 		case kindTemplate:
 			err = s.dp.InstallTemplate(e.Template)
+		case kindDropTmpl:
+			err = s.dp.DeleteTemplate(e.Template)
 		case kindDelete:
 			err = s.dp.DeleteConn(e.Flow)
 			if r.seen != nil {

@@ -36,6 +36,7 @@ type Dataplane[R EventReader] interface {
 	InstallConn(loader.Conn) error
 	InstallTemplate(loader.Template) error
 	DeleteConn(loader.FlowID) error
+	DeleteTemplate(loader.Template) error
 }
 
 // table is Dataplane without the event stream.
@@ -45,6 +46,7 @@ type table interface {
 	InstallConn(loader.Conn) error
 	InstallTemplate(loader.Template) error
 	DeleteConn(loader.FlowID) error
+	DeleteTemplate(loader.Template) error
 }
 
 // lostCounter is the dataplane's count of changes it could not report
@@ -258,6 +260,24 @@ func (s *Syncer) Expired(flows []loader.FlowID) {
 	if s.master {
 		for _, f := range flows {
 			s.enqueueLocked(entry{Kind: kindDelete, Flow: f}, now)
+		}
+	}
+	s.mu.Unlock()
+	s.poke()
+}
+
+// ExpiredTemplates passes the persistence templates the master's GC
+// deleted (loader.GCResult.DroppedTemplates), to be deleted on the
+// backups too. A backup ignores them.
+func (s *Syncer) ExpiredTemplates(ts []loader.Template) {
+	if len(ts) == 0 {
+		return
+	}
+	now := time.Now()
+	s.mu.Lock()
+	if s.master {
+		for _, t := range ts {
+			s.enqueueLocked(entry{Kind: kindDropTmpl, Template: t}, now)
 		}
 	}
 	s.mu.Unlock()

@@ -61,6 +61,14 @@ func TestBulkThenIncremental(t *testing.T) {
 	}
 	drained(t, m)
 	m.s.Expired(m.dp.expire(200))
+	// Persistence templates the master's GC drops go too: otherwise a
+	// client that stayed away past persistence_timeout would still be
+	// pinned to its old real after a failover.
+	if gone := m.dp.expireTemplates(150); len(gone) != 150 {
+		t.Fatalf("expired %d templates, want 150", len(gone))
+	} else {
+		m.s.ExpiredTemplates(gone)
+	}
 	sameTables(t, m.dp, b.dp, 3*time.Second)
 
 	ms, bs := m.s.Status(), b.s.Status()

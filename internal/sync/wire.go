@@ -84,13 +84,14 @@ const (
 	kindConn     entryKind = 1 // a connection, added or changed
 	kindTemplate entryKind = 2 // a persistence template, added or refreshed
 	kindDelete   entryKind = 3 // a connection the master expired
+	kindDropTmpl entryKind = 4 // a persistence template the master expired
 )
 
 // entry is one table change.
 type entry struct {
 	Kind     entryKind
 	Conn     loader.Conn     // kindConn
-	Template loader.Template // kindTemplate
+	Template loader.Template // kindTemplate; kindDropTmpl (Service and Client)
 	Flow     loader.FlowID   // kindDelete
 }
 
@@ -108,6 +109,8 @@ const (
 	templateLen6 = 10 + 18 + 16 + 18
 	deleteLen4   = 4 + 2*6
 	deleteLen6   = 4 + 2*18
+	dropLen4     = 4 + 6 + 4
+	dropLen6     = 4 + 18 + 16
 )
 
 // Connection states on the wire (the dataplane's enum conn_state).
@@ -151,6 +154,13 @@ func (e *entry) size() int {
 			return 0
 		}
 		return famLen(a, deleteLen4, deleteLen6)
+	case kindDropTmpl:
+		t := &e.Template
+		a := t.Service.Addr
+		if !a.IsValid() || a.Is4() != t.Client.Is4() {
+			return 0
+		}
+		return famLen(a, dropLen4, dropLen6)
 	}
 	return 0
 }
@@ -208,6 +218,11 @@ func appendEntry(b []byte, e *entry) []byte {
 		b = append(b, byte(kindDelete), byte(n), family(f.Client.Addr()), byte(f.Proto))
 		b = appendAddrPort(b, f.Client)
 		b = appendAddrPort(b, f.VIP)
+	case kindDropTmpl:
+		t := &e.Template
+		b = append(b, byte(kindDropTmpl), byte(n), family(t.Service.Addr), byte(t.Service.Proto))
+		b = appendAddrPort(b, netip.AddrPortFrom(t.Service.Addr, t.Service.Port))
+		b = appendAddr(b, t.Client)
 	}
 	return b
 }
@@ -375,6 +390,11 @@ func decodeEntry(b []byte) (entry, int, error) {
 		if v6 {
 			want = deleteLen6
 		}
+	case kindDropTmpl:
+		want = dropLen4
+		if v6 {
+			want = dropLen6
+		}
 	default:
 		return e, 0, fmt.Errorf("kind %d", kind)
 	}
@@ -406,6 +426,10 @@ func decodeEntry(b []byte) (entry, int, error) {
 	case kindDelete:
 		r := reader{b: b[4:n], v6: v6}
 		e.Flow = loader.FlowID{Proto: proto, Client: r.addrPort(), VIP: r.addrPort()}
+	case kindDropTmpl:
+		r := reader{b: b[4:n], v6: v6}
+		vip := r.addrPort()
+		e.Template = loader.Template{Service: loader.ServiceKey{Addr: vip.Addr(), Port: vip.Port(), Proto: proto}, Client: r.addr()}
 	}
 	return e, n, nil
 }

@@ -40,6 +40,10 @@ func sampleEntries() []entry {
 			Client: client6.Addr(), Real: real6}},
 		{Kind: kindDelete, Flow: loader.FlowID{Proto: loader.TCP, Client: client4, VIP: vip4}},
 		{Kind: kindDelete, Flow: loader.FlowID{Proto: loader.UDP, Client: client6, VIP: vip6}},
+		{Kind: kindDropTmpl, Template: loader.Template{Service: loader.ServiceKey{Addr: vip4.Addr(), Port: 80, Proto: loader.TCP},
+			Client: netip.MustParseAddr("198.51.100.0")}},
+		{Kind: kindDropTmpl, Template: loader.Template{Service: loader.ServiceKey{Addr: vip6.Addr(), Port: 443, Proto: loader.UDP},
+			Client: client6.Addr()}},
 	}
 }
 
