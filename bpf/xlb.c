@@ -4,6 +4,8 @@
  *   frame -> eth [+vlan] -> IPv4 -> TCP/UDP
  *     dst is a service (VIP, port, proto)  -> forward_v4: DNAT to a real
  *     src is a real with a tracked conn    -> reverse_v4: SNAT back to VIP
+ *   frame -> eth [+vlan] -> IPv4 -> ICMP error quoting TCP/UDP
+ *     about a tracked conn                 -> icmp_v4: translated as IPVS does
  *     anything else                        -> XDP_PASS to the kernel
  */
 #include <linux/bpf.h>
@@ -46,6 +48,8 @@ int xlb_ingress(struct xdp_md *ctx)
 	ret = parse_ipv4(data, data_end, &p, l3_off);
 	if (ret != CONTINUE)
 		return ret;
+	if (p.icmp)
+		return icmp_v4(ctx, &p);
 
 	__builtin_memset(&sk, 0, sizeof(sk));
 	ADDR4(sk.vip) = p.ip->daddr;

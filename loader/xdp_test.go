@@ -498,23 +498,30 @@ func TestPassAndDrop(t *testing.T) {
 	})
 }
 
-// TestGarbageNeverForwarded feeds random mutations of a valid SYN and
-// checks the program never aborts and never forwards a frame whose
-// checksums are wrong.
+// TestGarbageNeverForwarded feeds random mutations of a valid SYN, UDP
+// datagram and ICMP error and checks the program never aborts and never
+// forwards a frame whose checksums are wrong.
 func TestGarbageNeverForwarded(t *testing.T) {
 	f := newFixture(t)
 	f.service(t, Service{Sched: SchedRR}, web1, web2)
 	f.service(t, Service{Key: ServiceKey{Addr: vip, Port: 7000, Proto: UDP}}, web1)
+	// The third seed is an ICMP error about a tracked connection (the
+	// SYN's), whose quote is translated.
+	if ret, _ := f.run(t, xdptest.Frame{Src: client, Dst: vip80, Flags: "S"}.Bytes(t), f.pub); ret != xdptest.Redirect {
+		t.Fatalf("setup SYN: verdict %s", xdptest.VerdictName(ret))
+	}
 	seeds := [][]byte{
 		xdptest.Frame{Src: client, Dst: vip80, Flags: "S"}.Bytes(t),
 		xdptest.Frame{Proto: xdptest.UDP, Src: client, Dst: netip.AddrPortFrom(vip, 7000), Payload: []byte("abcd")}.Bytes(t),
+		xdptest.ICMPError{Src: netip.MustParseAddr("198.51.100.254"), Dst: vip, Type: xdptest.ICMPUnreachable, Code: 4, MTU: 1400,
+			Quote: xdptest.Datagram(xdptest.Frame{Src: vip80, Dst: client, Flags: "SA"}.Bytes(t))}.Bytes(t),
 	}
 	rng := uint32(1)
 	next := func() uint32 { rng ^= rng << 13; rng ^= rng >> 17; rng ^= rng << 5; return rng }
 	forwarded := 0
-	defer func() { t.Logf("%d of 4000 mutated frames forwarded, all well-formed", forwarded) }()
-	for i := range 4000 {
-		b := append([]byte(nil), seeds[i%2]...)
+	defer func() { t.Logf("%d of 6000 mutated frames forwarded, all well-formed", forwarded) }()
+	for i := range 6000 {
+		b := append([]byte(nil), seeds[i%len(seeds)]...)
 		switch next() % 3 {
 		case 0: // flip bytes in the headers
 			for range 1 + next()%3 {
@@ -541,9 +548,23 @@ func TestGarbageNeverForwarded(t *testing.T) {
 			if !ipOK || l4OK != l4InOK {
 				t.Fatalf("case %d forwarded a bad frame (ip ok %v, l4 ok %v, l4 in ok %v): in %x out %x", i, ipOK, l4OK, l4InOK, b, out)
 			}
+			// So is an ICMP error's quoted IPv4 header.
+			if b[14+9] == 1 {
+				if qIn, qOut := quotedHeaderOK(b), quotedHeaderOK(out); qIn != qOut {
+					t.Fatalf("case %d: quoted header checksum ok %v in, %v out: in %x out %x", i, qIn, qOut, b, out)
+				}
+			}
 			forwarded++
 		}
 	}
+}
+
+// quotedHeaderOK says whether the IPv4 header an ICMP error frame quotes
+// has a correct checksum.
+func quotedHeaderOK(b []byte) bool {
+	q := b[14+int(b[14]&0xf)*4+8:]
+	hl := int(q[0]&0xf) * 4
+	return sum16(q[:hl]) == 0xffff
 }
 
 // TestNexthopCache: established flows reuse the route lookup of their

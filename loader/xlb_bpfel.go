@@ -208,7 +208,11 @@ const (
 	xlbStatIdSTAT_DROP_UNREACHABLE xlbStatId = 18
 	xlbStatIdSTAT_DROP_CONNTRACK   xlbStatId = 19
 	xlbStatIdSTAT_SYNC_LOST        xlbStatId = 20
-	xlbStatIdSTAT_MAX              xlbStatId = 21
+	xlbStatIdSTAT_PASS_ICMP        xlbStatId = 21
+	xlbStatIdSTAT_TX_FRAG_NEEDED   xlbStatId = 22
+	xlbStatIdSTAT_PASS_FRAG_NEEDED xlbStatId = 23
+	xlbStatIdSTAT_ICMP_TRANSLATED  xlbStatId = 24
+	xlbStatIdSTAT_MAX              xlbStatId = 25
 )
 
 type xlbSyncEvent struct {

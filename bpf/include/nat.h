@@ -265,10 +265,13 @@ static __always_inline void rewrite_v4(struct packet *p, int dst, __be32 addr, _
 
 	sum = csum_add_diff32(csum_start(ip->check), old_addr, addr);
 	ip->check = csum_fold(sum);
-	if (dst)
+	if (dst) {
 		ip->daddr = addr;
-	else
+		p->dport = port;
+	} else {
 		ip->saddr = addr;
+		p->sport = port;
+	}
 
 	if (p->tcp) {
 		sum = csum_add_diff32(csum_start(p->tcp->check), old_addr, addr);
@@ -298,7 +301,9 @@ static __always_inline void rewrite_v4(struct packet *p, int dst, __be32 addr, _
  * the same interface (XDP_TX) or another (redirect). What the kernel must
  * do itself (resolve a neighbour, deliver locally, fragment, forward a
  * tagged frame) gets the frame, already rewritten, with its TTL untouched
- * for the kernel to decrement. */
+ * for the kernel to decrement. A datagram too big for the route that may
+ * not be fragmented returns NEEDS_FRAG (p->mtu set, nothing counted): the
+ * caller knows whom to tell. */
 static __always_inline int send_v4(struct xdp_md *ctx, struct packet *p)
 {
 	struct bpf_fib_lookup fib;
@@ -327,6 +332,13 @@ static __always_inline int send_v4(struct xdp_md *ctx, struct packet *p)
 		return count(STAT_DROP_UNREACHABLE, XDP_DROP);
 	case BPF_FIB_LKUP_RET_NO_NEIGH:
 		return count(STAT_PASS_NO_NEIGH, XDP_PASS);
+	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
+		/* Without DF the kernel fragments it; with DF the caller
+		 * must see that the sender hears of it (path MTU discovery). */
+		if (!(ip->frag_off & bpf_htons(IP_DF)))
+			return count(STAT_PASS_FIB, XDP_PASS);
+		p->mtu = fib.mtu_result;
+		return NEEDS_FRAG;
 	default:
 		return count(STAT_PASS_FIB, XDP_PASS);
 	}
@@ -391,6 +403,109 @@ static __always_inline struct nexthop *client_nexthop(__be32 client)
 	return &c->nh;
 }
 
+/* reply_frag_needed turns the frame, an untagged IPv4 datagram as it was
+ * received, into the ICMP "fragmentation needed" (next-hop MTU mtu) its
+ * sender must get, from the address it was sent to, quoting its IPv4
+ * header and first 8 bytes of payload (RFC 792), and sends it back the way
+ * it came. The kernel would do the same for a datagram to a local
+ * address; this is what IPVS does before its DNAT. */
+static __always_inline int reply_frag_needed(struct xdp_md *ctx, __u16 mtu)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct icmphdr *icmp;
+	__u8 peer[ETH_ALEN], self[ETH_ALEN];
+	__be32 from, to;
+	__u32 quote, sum, i;
+	int delta;
+
+	if ((void *)(ip + 1) > data_end)
+		return count(STAT_DROP_TRUNCATED, XDP_DROP);
+	quote = ip->ihl * 4 + 8;
+	__builtin_memcpy(peer, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(self, eth->h_dest, ETH_ALEN);
+	from = ip->daddr;
+	to = ip->saddr;
+
+	/* Room for a new IPv4 and ICMP header in front of the quote, which
+	 * then starts where the old Ethernet header ended; the rest goes. */
+	if (bpf_xdp_adjust_head(ctx, -(int)(sizeof(*ip) + sizeof(*icmp))))
+		return count(STAT_PASS_FIB, XDP_PASS);
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	delta = (int)(sizeof(*eth) + sizeof(*ip) + sizeof(*icmp) + quote) - (int)(data_end - data);
+	if (delta < 0 && bpf_xdp_adjust_tail(ctx, delta))
+		return count(STAT_DROP_TRUNCATED, XDP_DROP);
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	ip = (void *)(eth + 1);
+	icmp = (void *)(ip + 1);
+	if ((void *)(icmp + 1) > data_end)
+		return count(STAT_DROP_TRUNCATED, XDP_DROP);
+
+	__builtin_memcpy(eth->h_dest, peer, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, self, ETH_ALEN);
+	eth->h_proto = bpf_htons(ETH_P_IP);
+
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->tos = 0xc0; /* internetwork control, as the kernel's errors */
+	ip->tot_len = bpf_htons(sizeof(*ip) + sizeof(*icmp) + quote);
+	ip->id = 0;
+	ip->frag_off = 0;
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_ICMP;
+	ip->check = 0;
+	ip->saddr = from;
+	ip->daddr = to;
+	sum = 0;
+#pragma unroll
+	for (i = 0; i < sizeof(*ip) / 2; i++)
+		sum += ((__u16 *)ip)[i];
+	ip->check = csum_fold(sum);
+
+	icmp->type = ICMP_DEST_UNREACH;
+	icmp->code = ICMP_FRAG_NEEDED;
+	icmp->checksum = 0;
+	icmp->rest = bpf_htonl(mtu);
+	sum = 0;
+	for (i = 0; i < (sizeof(*icmp) + 60 + 8) / 2; i++) {
+		__u16 *w = (__u16 *)icmp + i;
+
+		if (i >= (sizeof(*icmp) + quote) / 2)
+			break;
+		barrier_var(w);
+		if ((void *)(w + 1) > data_end)
+			return count(STAT_DROP_TRUNCATED, XDP_DROP);
+		sum += *w;
+	}
+	icmp->checksum = csum_fold(sum);
+	return count(STAT_TX_FRAG_NEEDED, XDP_TX);
+}
+
+/* too_big_to_real: a client's datagram, already DNATed, is too big for
+ * the route to its real and may not be fragmented. The client must hear
+ * it from the VIP about the datagram it sent (to the VIP): put the
+ * destination back and answer. Tagged frames never get here (send_v4
+ * gives them to the kernel before looking up a route). */
+static __always_inline int too_big_to_real(struct xdp_md *ctx, struct packet *p, __be32 vip, __be16 vport)
+{
+	rewrite_v4(p, 1, vip, vport);
+	return reply_frag_needed(ctx, p->mtu);
+}
+
+/* no_frag: for a translated ICMP error too big for its route, which no
+ * one is told about (errors about errors are not sent): the kernel's. */
+static __always_inline int no_frag(int ret)
+{
+	if (ret == NEEDS_FRAG)
+		return count(STAT_PASS_FIB, XDP_PASS);
+	return ret;
+}
+
 /* forward_v4 handles a frame addressed to a virtual service. */
 static __always_inline int forward_v4(struct xdp_md *ctx, struct packet *p, struct service *svc)
 {
@@ -398,6 +513,9 @@ static __always_inline int forward_v4(struct xdp_md *ctx, struct packet *p, stru
 	struct conn *ct, nc;
 	__u32 now = now_sec();
 	int syn = p->tcp && p->tcp->syn && !p->tcp->ack;
+	__be32 vip = p->ip->daddr;
+	__be16 vport = p->dport;
+	int ret;
 
 	if (p->ip->ttl <= 1)
 		return count(STAT_DROP_TTL, XDP_DROP);
@@ -427,7 +545,10 @@ static __always_inline int forward_v4(struct xdp_md *ctx, struct packet *p, stru
 		refresh(ct, &fk, now, svc);
 		count_bytes(ct->service_id, ct->real_id, p->len, 1);
 		rewrite_v4(p, 1, ADDR4(cr->addr), bpf_htons(cr->port));
-		return send_cached(ctx, p, bpf_map_lookup_elem(&real_nexthops, &ct->real_id), now);
+		ret = send_cached(ctx, p, bpf_map_lookup_elem(&real_nexthops, &ct->real_id), now);
+		if (ret == NEEDS_FRAG)
+			return too_big_to_real(ctx, p, vip, vport);
+		return ret;
 	}
 
 	if (p->tcp && !syn && !(svc->flags & SERVICE_F_ANY_PACKET))
@@ -465,7 +586,10 @@ static __always_inline int forward_v4(struct xdp_md *ctx, struct packet *p, stru
 	}
 	count_bytes(svc->id, rid, p->len, 1);
 	rewrite_v4(p, 1, ADDR4(r->addr), bpf_htons(r->port));
-	return send_v4(ctx, p);
+	ret = send_v4(ctx, p);
+	if (ret == NEEDS_FRAG)
+		return too_big_to_real(ctx, p, vip, vport);
+	return ret;
 }
 
 /* reverse_v4 handles a frame from a real server's service port: if it
@@ -476,6 +600,9 @@ static __always_inline int reverse_v4(struct xdp_md *ctx, struct packet *p, stru
 	struct flow_key fk;
 	struct conn *ct = NULL;
 	__u32 i, n = rv->count;
+	__be32 real = p->ip->saddr;
+	__be16 real_port = p->sport;
+	int ret;
 
 	__builtin_memset(&fk, 0, sizeof(fk));
 	ADDR4(fk.client) = p->ip->daddr;
@@ -507,5 +634,179 @@ static __always_inline int reverse_v4(struct xdp_md *ctx, struct packet *p, stru
 	refresh(ct, &fk, now, NULL);
 	count_bytes(ct->service_id, ct->real_id, p->len, 0);
 	rewrite_v4(p, 0, ADDR4(fk.vip), bpf_htons(fk.vip_port));
-	return send_cached(ctx, p, client_nexthop(ADDR4(fk.client)), now);
+	ret = send_cached(ctx, p, client_nexthop(ADDR4(fk.client)), now);
+	if (ret == NEEDS_FRAG) {
+		/* Too big for the route to the client. Passed as it is, the
+		 * kernel's "fragmentation needed" would go to its source, the
+		 * VIP, a local address, and the real would never hear of it: a
+		 * path MTU black hole. Un-NATed, the kernel tells the real. */
+		rewrite_v4(p, 0, real, real_port);
+		return count(STAT_PASS_FRAG_NEEDED, XDP_PASS);
+	}
+	return ret;
+}
+
+/* icmp_rewrite_inner translates the datagram an ICMP error quotes: its
+ * source (src set) or destination address and port become addr:port. The
+ * quoted IPv4 header checksum, the quoted TCP/UDP checksum when the quote
+ * holds it, and the ICMP checksum are patched incrementally, so each stays
+ * exactly as right or wrong as it came. */
+static __always_inline void icmp_rewrite_inner(struct packet *p, int src, __be32 addr, __be16 port)
+{
+	struct iphdr *in = p->inner;
+	__be16 *ports = p->inner_l4;
+	__be32 old_addr = src ? in->saddr : in->daddr;
+	__be16 old_port = src ? p->sport : p->dport;
+	__u16 old_check = in->check, new_check;
+	__u16 *l4check = NULL;
+	__u32 sum = csum_start(p->icmp->checksum);
+
+	new_check = csum_fold(csum_add_diff32(csum_start(old_check), old_addr, addr));
+	in->check = new_check;
+	if (src)
+		in->saddr = addr;
+	else
+		in->daddr = addr;
+	sum = csum_add_diff32(sum, old_addr, addr);
+	sum = csum_add_diff16(sum, old_check, new_check);
+
+	if ((void *)(ports + 2) > p->data_end)
+		return; /* parse_icmp_error checked it; this tells the verifier */
+	ports[src ? 0 : 1] = port;
+	sum = csum_add_diff16(sum, old_port, port);
+
+	/* The quoted L4 checksum: UDP's is in the 8 bytes every error quotes;
+	 * TCP's only when the sender quoted more (RFC 1812 routers and Linux
+	 * quote as much as fits in 576 bytes). */
+	if (in->protocol == IPPROTO_UDP) {
+		l4check = (void *)ports + 6;
+	} else {
+		__u32 quoted = (void *)ports + 18 - (void *)p->ip;
+
+		if (quoted <= bpf_ntohs(p->ip->tot_len) &&
+		    bpf_ntohs(in->tot_len) >= in->ihl * 4 + 18)
+			l4check = (void *)ports + 16;
+	}
+	if (l4check && (void *)(l4check + 1) <= p->data_end &&
+	    (*l4check || in->protocol != IPPROTO_UDP)) {
+		__u16 old = *l4check, c;
+
+		c = csum_fold(csum_add_diff16(csum_add_diff32(csum_start(old), old_addr, addr), old_port, port));
+		if (!c && in->protocol == IPPROTO_UDP)
+			c = 0xffff;
+		*l4check = c;
+		sum = csum_add_diff16(sum, old, c);
+	}
+	p->icmp->checksum = csum_fold(sum);
+}
+
+/* set_outer_addr replaces the ICMP datagram's own destination (dst set)
+ * or source. ICMP has no pseudo-header: only the IPv4 checksum changes. */
+static __always_inline void set_outer_addr(struct packet *p, int dst, __be32 addr)
+{
+	struct iphdr *ip = p->ip;
+
+	ip->check = csum_fold(csum_add_diff32(csum_start(ip->check), dst ? ip->daddr : ip->saddr, addr));
+	if (dst)
+		ip->daddr = addr;
+	else
+		ip->saddr = addr;
+}
+
+/* icmp_v4 translates an ICMP error about a tracked connection, as IPVS
+ * does, so that path MTU discovery and errors work through the NAT:
+ *
+ *   to the VIP, quoting a reply (VIP:vport -> client): a router between
+ *     the LB and the client (fragmentation needed, TTL exceeded) or the
+ *     client itself. The error goes to the connection's real, with the
+ *     quote made what the real sent (real:port -> client).
+ *   from the farm to a client, quoting what the client sent (client ->
+ *     real:port): the real or a farm router. The error goes to the client
+ *     from the VIP, the quote made what the client sent (client ->
+ *     VIP:vport); farm addresses do not leak.
+ *
+ * An error is always sent back to the quoted datagram's source; anything
+ * else, or an error about no tracked connection, is the kernel's. */
+static __always_inline int icmp_v4(struct xdp_md *ctx, struct packet *p)
+{
+	struct iphdr *in = p->inner;
+	struct service_key sk;
+	struct real_key rk;
+	struct flow_key fk;
+	struct real_vip_set *rv;
+	struct conn *ct = NULL;
+	__u32 i, n;
+
+	__be16 *ports = p->inner_l4;
+
+	if ((void *)(ports + 2) > p->data_end)
+		return count(STAT_PASS_ICMP, XDP_PASS); /* parse_icmp_error checked */
+	p->sport = ports[0];
+	p->dport = ports[1];
+	if (p->ip->daddr != in->saddr)
+		return count(STAT_PASS_ICMP, XDP_PASS);
+
+	__builtin_memset(&fk, 0, sizeof(fk));
+	fk.proto = in->protocol;
+	fk.family = AF_INET;
+
+	__builtin_memset(&sk, 0, sizeof(sk));
+	ADDR4(sk.vip) = in->saddr;
+	sk.port = bpf_ntohs(p->sport);
+	sk.proto = in->protocol;
+	sk.family = AF_INET;
+	if (bpf_map_lookup_elem(&services, &sk)) {
+		struct real *r;
+
+		ADDR4(fk.client) = in->daddr;
+		fk.client_port = bpf_ntohs(p->dport);
+		ADDR4(fk.vip) = in->saddr;
+		fk.vip_port = bpf_ntohs(p->sport);
+		ct = bpf_map_lookup_elem(&conntrack, &fk);
+		if (!ct)
+			return count(STAT_PASS_ICMP, XDP_PASS);
+		r = bpf_map_lookup_elem(&reals, &ct->real_id);
+		if (!r)
+			return count(STAT_PASS_ICMP, XDP_PASS);
+		if (p->ip->ttl <= 1)
+			return count(STAT_DROP_TTL, XDP_DROP);
+		if (!ipv4_csum_ok(p->ip, p->data_end, p->ip->ihl))
+			return count(STAT_DROP_BAD_CSUM, XDP_DROP);
+		icmp_rewrite_inner(p, 1, ADDR4(r->addr), bpf_htons(r->port));
+		set_outer_addr(p, 1, ADDR4(r->addr));
+		count(STAT_ICMP_TRANSLATED, 0);
+		return no_frag(send_cached(ctx, p, bpf_map_lookup_elem(&real_nexthops, &ct->real_id), now_sec()));
+	}
+
+	__builtin_memset(&rk, 0, sizeof(rk));
+	ADDR4(rk.addr) = in->daddr;
+	rk.port = bpf_ntohs(p->dport);
+	rk.proto = in->protocol;
+	rk.family = AF_INET;
+	rv = bpf_map_lookup_elem(&real_vips, &rk);
+	if (!rv)
+		return count(STAT_PASS_ICMP, XDP_PASS);
+	ADDR4(fk.client) = in->saddr;
+	fk.client_port = bpf_ntohs(p->sport);
+	n = rv->count;
+	for (i = 0; i < MAX_VIPS_PER_REAL; i++) {
+		if (i >= n)
+			break;
+		fk.vip = rv->vips[i].vip;
+		fk.vip_port = rv->vips[i].port;
+		ct = bpf_map_lookup_elem(&conntrack, &fk);
+		if (ct && ct->real_id == rv->vips[i].real_id)
+			break;
+		ct = NULL;
+	}
+	if (!ct)
+		return count(STAT_PASS_ICMP, XDP_PASS);
+	if (p->ip->ttl <= 1)
+		return count(STAT_PASS_TTL, XDP_PASS);
+	if (!ipv4_csum_ok(p->ip, p->data_end, p->ip->ihl))
+		return count(STAT_DROP_BAD_CSUM, XDP_DROP);
+	icmp_rewrite_inner(p, 0, ADDR4(fk.vip), bpf_htons(fk.vip_port));
+	set_outer_addr(p, 0, ADDR4(fk.vip));
+	count(STAT_ICMP_TRANSLATED, 0);
+	return no_frag(send_cached(ctx, p, client_nexthop(ADDR4(fk.client)), now_sec()));
 }

@@ -102,7 +102,7 @@ volatile const __u32 sync_enabled = 0;
 /* Frame verdict counters by enum stat_id. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, STAT_MAX);
+	__uint(max_entries, STAT_SLOTS);
 	__type(key, enum stat_id);
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

@@ -211,7 +211,7 @@ enum stat_id {
 	STAT_PASS_NO_REAL,     /* service has no available real */
 	STAT_PASS_TCP_NO_CONN, /* TCP non-SYN to a service, no connection */
 	STAT_PASS_NO_NEIGH,    /* NAT done; kernel resolves the next hop */
-	STAT_PASS_FIB,         /* NAT done; route is local / needs fragmenting */
+	STAT_PASS_FIB,         /* NAT done; route is local / needs fragmenting (no DF) */
 	STAT_PASS_TTL,         /* reply with TTL expiring: kernel sends ICMP */
 	STAT_PASS_VLAN,        /* NAT done on a tagged frame; kernel forwards */
 	STAT_FWD_TX,           /* forwarded out the ingress interface */
@@ -225,5 +225,18 @@ enum stat_id {
 	STAT_DROP_UNREACHABLE, /* route is blackhole/unreachable/prohibit */
 	STAT_DROP_CONNTRACK,   /* could not insert the connection */
 	STAT_SYNC_LOST,        /* sync event not queued: sync_events full */
+	STAT_PASS_ICMP,        /* ICMP error not about a tracked connection */
+	STAT_TX_FRAG_NEEDED,   /* too big for the route to the real, DF: ICMP
+	                        * fragmentation needed sent back to the client */
+	STAT_PASS_FRAG_NEEDED, /* reply too big for the route to the client, DF:
+	                        * un-NATed to the kernel, which tells the real */
+	STAT_ICMP_TRANSLATED,  /* ICMP error about a connection translated (an
+	                        * event, like sync_lost: the frame's verdict is
+	                        * counted too) */
 	STAT_MAX,
 };
+
+/* The stats map has room for reasons added later, so that an upgrade
+ * adopts the pinned counters instead of refusing a map of another size. */
+#define STAT_SLOTS 64
+_Static_assert(STAT_MAX <= STAT_SLOTS, "stats map too small");

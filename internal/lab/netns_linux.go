@@ -199,6 +199,21 @@ func (n *NS) AddRoute(dst, gw string) error {
 	return nil
 }
 
+// AddRouteMTU adds a route to dst (a CIDR) via gw whose path MTU is mtu
+// ("mtu lock").
+func (n *NS) AddRouteMTU(dst, gw string, mtu int) error {
+	_, ipn, err := parseCIDR(dst)
+	if err != nil {
+		return err
+	}
+	// Locked: forwarding (and bpf_fib_lookup) honour only a locked route MTU.
+	r := netlink.Route{Dst: ipn, Gw: netip.MustParseAddr(gw).AsSlice(), MTU: mtu, MTULock: true}
+	if err := n.nl.RouteAdd(&r); err != nil {
+		return fmt.Errorf("%s: route %s via %s mtu %d: %w", n.Name, dst, gw, mtu, err)
+	}
+	return nil
+}
+
 // LinkIndex returns the ifindex of a link in the namespace.
 func (n *NS) LinkIndex(ifname string) (int, error) {
 	l, err := n.nl.LinkByName(ifname)

@@ -72,7 +72,8 @@ func (s *Servers) listen(ns *NS, network, addr string) (net.Listener, error) {
 // WebHandler is a web server of the farm: "/" answers with its name (and
 // the client address it sees in X-Client), /icons/unknown.gif is the
 // seed's health check target, /stream?n=N&every=D sends N chunks of 64
-// KiB one every D (N ≤ 10000), and /work?ms=N answers with its name after
+// KiB one every D (N ≤ 10000), POST /upload reads the body (up to 64
+// MiB) and answers with its length, and /work?ms=N answers with its name after
 // N ms times the server's slowness (a slow server holds its connections
 // longer).
 func WebHandler(name string, slowness float64) http.Handler {
@@ -101,6 +102,14 @@ func webHandler(name string, slowness float64, sick *atomic.Bool) http.Handler {
 		fmt.Sscan(r.URL.Query().Get("ms"), &ms)
 		time.Sleep(min(time.Duration(ms*slowness*float64(time.Millisecond)), time.Minute))
 		fmt.Fprint(w, name)
+	})
+	mux.HandleFunc("/upload", func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, io.LimitReader(r.Body, 64<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprint(w, n)
 	})
 	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
 		var n int

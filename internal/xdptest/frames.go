@@ -29,6 +29,7 @@ type Frame struct {
 	DstMAC      net.HardwareAddr
 	FragOff     uint16
 	MoreFrags   bool
+	DF          bool
 	IPID        uint16
 	TCPDataOff  uint8 // 0 = computed
 	TrailingPad int   // bytes after the datagram (Ethernet padding)
@@ -78,7 +79,10 @@ func (f Frame) Bytes(t testing.TB) []byte {
 		FragOffset: f.FragOff,
 	}
 	if f.MoreFrags {
-		ip.Flags = layers.IPv4MoreFragments
+		ip.Flags |= layers.IPv4MoreFragments
+	}
+	if f.DF {
+		ip.Flags |= layers.IPv4DontFragment
 	}
 	ls = append(ls, ip)
 	switch f.Proto {
@@ -124,6 +128,47 @@ func (f Frame) Bytes(t testing.TB) []byte {
 	return append(b, make([]byte, f.TrailingPad)...)
 }
 
+// ICMPError describes an ICMP error frame quoting a datagram.
+type ICMPError struct {
+	Src, Dst   netip.Addr
+	Type, Code uint8
+	MTU        uint16 // next-hop MTU of "fragmentation needed"
+	TTL        uint8  // 0 = 64
+	Quote      []byte // the quoted IPv4 datagram (or its first bytes)
+}
+
+// ICMP types of ICMPError.Type.
+const (
+	ICMPUnreachable  = 3
+	ICMPTimeExceeded = 11
+	ICMPEchoRequest  = 8
+)
+
+// Bytes serializes the error, every checksum correct.
+func (e ICMPError) Bytes(t testing.TB) []byte {
+	t.Helper()
+	if e.TTL == 0 {
+		e.TTL = 64
+	}
+	eth := &layers.Ethernet{SrcMAC: MACClient, DstMAC: MACLB, EthernetType: layers.EthernetTypeIPv4}
+	ip := &layers.IPv4{Version: 4, TTL: e.TTL, Id: 0x1234, Protocol: layers.IPProtocolICMPv4,
+		SrcIP: e.Src.AsSlice(), DstIP: e.Dst.AsSlice()}
+	icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(e.Type, e.Code), Seq: e.MTU}
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+		eth, ip, icmp, gopacket.Payload(e.Quote)); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// Datagram is the IPv4 datagram of an untagged frame, without Ethernet
+// padding: what an ICMP error quotes.
+func Datagram(frame []byte) []byte {
+	ip := frame[14:]
+	return ip[:binary.BigEndian.Uint16(ip[2:])]
+}
+
 // sum16 is the one's complement sum of b, from scratch.
 func sum16(b []byte, initial uint32) uint32 {
 	s := initial
@@ -152,6 +197,9 @@ func ChecksumsOK(b []byte) (ipOK, l4OK bool) {
 	tot := int(binary.BigEndian.Uint16(ip[2:]))
 	l4 := ip[hl:tot]
 	proto := ip[9]
+	if proto == 1 {
+		return ipOK, sum16(l4, 0) == 0xffff // ICMP: no pseudo-header
+	}
 	if proto == 17 && binary.BigEndian.Uint16(l4[6:]) == 0 {
 		return ipOK, true // no UDP checksum
 	}
@@ -177,6 +225,12 @@ func CheckChecksums(t *testing.T, b []byte) {
 	tot := int(binary.BigEndian.Uint16(ip[2:]))
 	l4 := ip[hl:tot]
 	proto := ip[9]
+	if proto == 1 {
+		if s := sum16(l4, 0); s != 0xffff {
+			t.Errorf("ICMP checksum wrong: sum 0x%04x", s)
+		}
+		return
+	}
 	if proto == 17 && binary.BigEndian.Uint16(l4[6:]) == 0 {
 		return // no UDP checksum
 	}
@@ -197,6 +251,11 @@ type Decoded struct {
 	VLAN           uint16
 	IPOptions      int
 	Payload        []byte
+	// ICMP errors: type, code, the 4 bytes after the checksum (the MTU
+	// of "fragmentation needed" in the low 16 bits) and the quote.
+	ICMPType, ICMPCode uint8
+	ICMPRest           uint32
+	Quote              []byte
 }
 
 // Decode parses an output frame; it fails the test if it does not decode.
@@ -226,7 +285,14 @@ func Decode(t *testing.T, b []byte) Decoded {
 		d.Dst = netip.AddrPortFrom(dst, uint16(l.DstPort))
 		d.Payload = l.Payload
 	default:
-		t.Fatalf("no TCP/UDP layer in output")
+		ic, ok := p.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)
+		if !ok {
+			t.Fatalf("no TCP/UDP/ICMP layer in output")
+		}
+		d.Src, d.Dst = netip.AddrPortFrom(src, 0), netip.AddrPortFrom(dst, 0)
+		d.ICMPType, d.ICMPCode = ic.TypeCode.Type(), ic.TypeCode.Code()
+		d.ICMPRest = uint32(ic.Id)<<16 | uint32(ic.Seq)
+		d.Quote = ic.Payload
 	}
 	return d
 }

@@ -27,17 +27,19 @@ func VerdictName(v uint32) string {
 
 // Addresses and MACs of the Lab (documentation ranges).
 var (
-	VIP      = netip.MustParseAddr("203.0.113.10")
-	Web1     = netip.MustParseAddrPort("192.0.2.100:8080")
-	Web2     = netip.MustParseAddrPort("192.0.2.101:8080")
-	WebNoARP = netip.MustParseAddrPort("192.0.2.102:8080") // no neighbour entry
-	WebHole  = netip.MustParseAddrPort("192.0.2.200:8080") // blackholed
-	Client   = netip.MustParseAddrPort("198.51.100.7:40000")
-	OnLink   = netip.MustParseAddrPort("203.0.113.50:8080") // a host on the public LAN
-	MACWeb1  = net.HardwareAddr{0x02, 0, 0, 0, 1, 0x64}
-	MACWeb2  = net.HardwareAddr{0x02, 0, 0, 0, 1, 0x65}
-	MACRtr   = net.HardwareAddr{0x02, 0, 0, 0, 2, 0x01}
-	MACOnLnk = net.HardwareAddr{0x02, 0, 0, 0, 2, 0x32}
+	VIP          = netip.MustParseAddr("203.0.113.10")
+	Web1         = netip.MustParseAddrPort("192.0.2.100:8080")
+	Web2         = netip.MustParseAddrPort("192.0.2.101:8080")
+	WebNoARP     = netip.MustParseAddrPort("192.0.2.102:8080") // no neighbour entry
+	WebHole      = netip.MustParseAddrPort("192.0.2.200:8080") // blackholed
+	WebNarrow    = netip.MustParseAddrPort("192.0.2.110:8080") // path MTU 1280
+	Client       = netip.MustParseAddrPort("198.51.100.7:40000")
+	ClientNarrow = netip.MustParseAddrPort("198.51.100.200:40000") // path MTU 1280
+	OnLink       = netip.MustParseAddrPort("203.0.113.50:8080")    // a host on the public LAN
+	MACWeb1      = net.HardwareAddr{0x02, 0, 0, 0, 1, 0x64}
+	MACWeb2      = net.HardwareAddr{0x02, 0, 0, 0, 1, 0x65}
+	MACRtr       = net.HardwareAddr{0x02, 0, 0, 0, 2, 0x01}
+	MACOnLnk     = net.HardwareAddr{0x02, 0, 0, 0, 2, 0x32}
 )
 
 // XDPMd is the context of an XDP test run (struct xdp_md).
@@ -49,7 +51,9 @@ type XDPMd struct {
 // bpf_fib_lookup known answers:
 //
 //	pub0  203.0.113.2/24, router 203.0.113.1 (to 198.51.100.0/24), on-link host .50
-//	farm0 192.0.2.1/24, web1 .100 and web2 .101 resolved, .102 not, .200 blackholed
+//	farm0 192.0.2.1/24, web1 .100 and web2 .101 resolved, .102 not, .200 blackholed,
+//	      .110 resolved (web1's MAC) with a path MTU of 1280
+//	198.51.100.128/25 (via the router) has a path MTU of 1280
 type Lab struct {
 	NS              *lab.NS
 	Pub, Farm       int // ifindexes
@@ -73,6 +77,9 @@ func NewLab(t testing.TB) *Lab {
 		func() error { return ns.Neigh("farm0", "192.0.2.100", MACWeb1) },
 		func() error { return ns.Neigh("farm0", "192.0.2.101", MACWeb2) },
 		func() error { return ns.Blackhole("192.0.2.200/32") },
+		func() error { return ns.Neigh("farm0", "192.0.2.110", MACWeb1) },
+		func() error { return ns.AddRouteMTU("192.0.2.110/32", "192.0.2.110", 1280) },
+		func() error { return ns.AddRouteMTU("198.51.100.128/25", "203.0.113.1", 1280) },
 		func() error { return ns.Sysctl("net.ipv4.ip_forward", "1") },
 	} {
 		testutil.Must(t, step())
