@@ -592,14 +592,33 @@ static __always_inline int forward_v4(struct xdp_md *ctx, struct packet *p, stru
 	return ret;
 }
 
+/* reply_conn finds the connection of a datagram from a real: fk holds
+ * the client side; each VIP:port the real serves is tried (fk left naming
+ * the one found). */
+static __always_inline struct conn *reply_conn(struct real_vip_set *rv, struct flow_key *fk)
+{
+	__u32 i, n = rv->count;
+	struct conn *ct;
+
+	for (i = 0; i < MAX_VIPS_PER_REAL; i++) {
+		if (i >= n)
+			break;
+		fk->vip = rv->vips[i].vip;
+		fk->vip_port = rv->vips[i].port;
+		ct = bpf_map_lookup_elem(&conntrack, fk);
+		if (ct && ct->real_id == rv->vips[i].real_id)
+			return ct;
+	}
+	return NULL;
+}
+
 /* reverse_v4 handles a frame from a real server's service port: if it
  * belongs to a tracked connection its source becomes the VIP again. It
  * returns CONTINUE for frames that are not replies of ours. */
 static __always_inline int reverse_v4(struct xdp_md *ctx, struct packet *p, struct real_vip_set *rv)
 {
 	struct flow_key fk;
-	struct conn *ct = NULL;
-	__u32 i, n = rv->count;
+	struct conn *ct;
 	__be32 real = p->ip->saddr;
 	__be16 real_port = p->sport;
 	int ret;
@@ -610,16 +629,7 @@ static __always_inline int reverse_v4(struct xdp_md *ctx, struct packet *p, stru
 	fk.proto = p->ip->protocol;
 	fk.family = AF_INET;
 
-	for (i = 0; i < MAX_VIPS_PER_REAL; i++) {
-		if (i >= n)
-			break;
-		fk.vip = rv->vips[i].vip;
-		fk.vip_port = rv->vips[i].port;
-		ct = bpf_map_lookup_elem(&conntrack, &fk);
-		if (ct && ct->real_id == rv->vips[i].real_id)
-			break;
-		ct = NULL;
-	}
+	ct = reply_conn(rv, &fk);
 	if (!ct)
 		return CONTINUE;
 
@@ -734,8 +744,7 @@ static __always_inline int icmp_v4(struct xdp_md *ctx, struct packet *p)
 	struct real_key rk;
 	struct flow_key fk;
 	struct real_vip_set *rv;
-	struct conn *ct = NULL;
-	__u32 i, n;
+	struct conn *ct;
 
 	__be16 *ports = p->inner_l4;
 
@@ -788,17 +797,7 @@ static __always_inline int icmp_v4(struct xdp_md *ctx, struct packet *p)
 		return count(STAT_PASS_ICMP, XDP_PASS);
 	ADDR4(fk.client) = in->saddr;
 	fk.client_port = bpf_ntohs(p->sport);
-	n = rv->count;
-	for (i = 0; i < MAX_VIPS_PER_REAL; i++) {
-		if (i >= n)
-			break;
-		fk.vip = rv->vips[i].vip;
-		fk.vip_port = rv->vips[i].port;
-		ct = bpf_map_lookup_elem(&conntrack, &fk);
-		if (ct && ct->real_id == rv->vips[i].real_id)
-			break;
-		ct = NULL;
-	}
+	ct = reply_conn(rv, &fk);
 	if (!ct)
 		return count(STAT_PASS_ICMP, XDP_PASS);
 	if (p->ip->ttl <= 1)

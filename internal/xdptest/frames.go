@@ -169,6 +169,19 @@ func Datagram(frame []byte) []byte {
 	return ip[:binary.BigEndian.Uint16(ip[2:])]
 }
 
+// HeaderOK says whether an IPv4 header (hdr, options included) has a
+// correct checksum.
+func HeaderOK(hdr []byte) bool { return sum16(hdr, 0) == 0xffff }
+
+// FixIPv4Checksum recomputes the checksum of an untagged frame's IPv4
+// header, for tests that edit a header on purpose.
+func FixIPv4Checksum(frame []byte) {
+	ip := frame[14:]
+	hl := int(ip[0]&0xf) * 4
+	ip[10], ip[11] = 0, 0
+	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum16(ip[:hl], 0)))
+}
+
 // sum16 is the one's complement sum of b, from scratch.
 func sum16(b []byte, initial uint32) uint32 {
 	s := initial
