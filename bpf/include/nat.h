@@ -491,7 +491,8 @@ static __always_inline int reply_frag_needed(struct xdp_md *ctx, __u16 mtu)
  * it from the VIP about the datagram it sent (to the VIP): put the
  * destination back and answer. Tagged frames never get here (send_v4
  * gives them to the kernel before looking up a route). */
-static __always_inline int too_big_to_real(struct xdp_md *ctx, struct packet *p, __be32 vip, __be16 vport)
+static __always_inline int too_big_to_real(
+    struct xdp_md *ctx, struct packet *p, __be32 vip, __be16 vport)
 {
 	rewrite_v4(p, 1, vip, vport);
 	return reply_frag_needed(ctx, p->mtu);
@@ -701,7 +702,8 @@ static __always_inline void icmp_rewrite_inner(struct packet *p, int src, __be32
 	    (*l4check || in->protocol != IPPROTO_UDP)) {
 		__u16 old = *l4check, c;
 
-		c = csum_fold(csum_add_diff16(csum_add_diff32(csum_start(old), old_addr, addr), old_port, port));
+		c = csum_fold(csum_add_diff16(
+		    csum_add_diff32(csum_start(old), old_addr, addr), old_port, port));
 		if (!c && in->protocol == IPPROTO_UDP)
 			c = 0xffff;
 		*l4check = c;
@@ -716,7 +718,8 @@ static __always_inline void set_outer_addr(struct packet *p, int dst, __be32 add
 {
 	struct iphdr *ip = p->ip;
 
-	ip->check = csum_fold(csum_add_diff32(csum_start(ip->check), dst ? ip->daddr : ip->saddr, addr));
+	ip->check =
+	    csum_fold(csum_add_diff32(csum_start(ip->check), dst ? ip->daddr : ip->saddr, addr));
 	if (dst)
 		ip->daddr = addr;
 	else
@@ -784,7 +787,8 @@ static __always_inline int icmp_v4(struct xdp_md *ctx, struct packet *p)
 		icmp_rewrite_inner(p, 1, ADDR4(r->addr), bpf_htons(r->port));
 		set_outer_addr(p, 1, ADDR4(r->addr));
 		count(STAT_ICMP_TRANSLATED, 0);
-		return no_frag(send_cached(ctx, p, bpf_map_lookup_elem(&real_nexthops, &ct->real_id), now_sec()));
+		return no_frag(send_cached(
+		    ctx, p, bpf_map_lookup_elem(&real_nexthops, &ct->real_id), now_sec()));
 	}
 
 	__builtin_memset(&rk, 0, sizeof(rk));
