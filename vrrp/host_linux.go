@@ -235,7 +235,7 @@ func (h *linuxHost) watchLinks(done <-chan struct{}) (<-chan linkInfo, error) {
 			a := u.Link.Attrs()
 			li := linkInfo{name: a.Name, index: a.Index, mac: a.HardwareAddr, up: linkUp(u.Link)}
 			if u.Header.Type == unix.RTM_DELLINK {
-				li.up = false
+				li.up, li.gone = false, true
 			}
 			select {
 			case out <- li:

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xlb/xlb/internal/lab"
 	"github.com/xlb/xlb/internal/testutil"
 	"github.com/xlb/xlb/vrrp"
 )
@@ -447,5 +448,50 @@ func TestXLBPairIPv6(t *testing.T) {
 	t.Logf("xlb pair ipv6 v3 100ms: priority 0 handover took %v", up.Sub(last.at))
 	if last.priority != 0 || hasAddr(t, l.a, vip6.Addr()) {
 		t.Fatalf("stopped master: last advert priority %d, VIP kept %v", last.priority, hasAddr(t, l.a, vip6.Addr()))
+	}
+}
+
+// TestInteropRecreatedInterface: xlb's interface is deleted and created
+// again (as a network manager does with a VLAN or bond) while keepalived
+// is master. xlb is in FAULT while it is gone, then listens on the new
+// interface: it stays backup (a node deaf to the master would take over
+// and split the VIP), and takes over, VIP on the new interface, when
+// keepalived dies.
+func TestInteropRecreatedInterface(t *testing.T) {
+	t.Parallel()
+	l := newLAN(t)
+	ka := startKeepalived(t, l.b, kaV3("MASTER", 200, "0.1"))
+	waitAddr(t, l.b, vipAddr, true, 5*time.Second)
+	x := startXLB(t, l.a, xlbInstance(100, v3(100*time.Millisecond)))
+	x.waitState(t, vrrp.StateBackup, 3*time.Second)
+
+	eth0, err := l.a.Netlink().LinkByName("eth0")
+	testutil.Must(t, err)
+	testutil.Must(t, l.a.Netlink().LinkDel(eth0)) // its peer on the bridge goes too
+	x.waitState(t, vrrp.StateFault, 2*time.Second)
+
+	testutil.Must(t, lab.Veth(l.a, "eth0", l.br, "pa"))
+	pa, err := l.br.Netlink().LinkByName("pa")
+	testutil.Must(t, err)
+	br0, err := l.br.Netlink().LinkByName("br0")
+	testutil.Must(t, err)
+	testutil.Must(t, l.br.Netlink().LinkSetMaster(pa, br0))
+	testutil.Must(t, l.a.AddAddr("eth0", addrA.String()+"/24"))
+	x.waitState(t, vrrp.StateBackup, 3*time.Second)
+	// Five times the master down interval (0.36 s): deaf, it would have
+	// taken over.
+	holdAddr(t, l.a, vipAddr, false, 2*time.Second)
+	if st := x.status(t); st.State != vrrp.StateBackup || st.MasterAddr != addrB {
+		t.Fatalf("xlb after the interface came back: %+v", st)
+	}
+	noDrops(t, x)
+
+	ka.stop(t, syscall.SIGKILL)
+	since := time.Now()
+	waitAddr(t, l.a, vipAddr, true, 2*time.Second)
+	x.waitState(t, vrrp.StateMaster, time.Second)
+	time.Sleep(300 * time.Millisecond)
+	if n := len(l.sniff.from(addrA, since)); n < 2 {
+		t.Fatalf("%d advertisements from xlb on the bridge after it took over", n)
 	}
 }

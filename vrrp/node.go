@@ -110,6 +110,7 @@ type linkInfo struct {
 	index int
 	mac   net.HardwareAddr
 	up    bool
+	gone  bool // deleted (RTM_DELLINK)
 }
 
 type packetConn interface {
@@ -164,10 +165,12 @@ type nodeInst struct {
 }
 
 type connEntry struct {
-	ifname string
-	v6     bool
-	pc     packetConn
-	byVRID map[uint8]*nodeInst
+	ifname  string
+	ifindex int // of the interface the socket was opened on
+	v6      bool
+	pc      packetConn
+	stop    chan struct{} // closed when pc is closed on purpose (reopened)
+	byVRID  map[uint8]*nodeInst
 }
 
 // New validates cfg and returns a node; Run starts it.
@@ -303,6 +306,8 @@ type runState struct {
 	links map[string]linkInfo
 	rx    chan rxFrom
 	fail  chan error // a socket stopped working
+	done  chan struct{}
+	wg    sync.WaitGroup // read loops
 	// applied track script states
 	scripts map[scriptKey]scriptVal
 }
@@ -331,15 +336,14 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	rs := &runState{h: h, links: map[string]linkInfo{}, rx: make(chan rxFrom, 64), fail: make(chan error, 1), scripts: map[scriptKey]scriptVal{}}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
+	rs := &runState{h: h, links: map[string]linkInfo{}, rx: make(chan rxFrom, 64), fail: make(chan error, 1),
+		scripts: map[scriptKey]scriptVal{}, done: make(chan struct{})}
 	defer func() {
-		close(done)
+		close(rs.done)
 		for _, c := range rs.conns {
 			c.pc.close()
 		}
-		wg.Wait()
+		rs.wg.Wait()
 		err = errors.Join(err, h.close())
 	}()
 
@@ -347,9 +351,9 @@ func (n *Node) Run(ctx context.Context) (err error) {
 		return err
 	}
 	for _, c := range rs.conns {
-		wg.Go(func() { n.readLoop(c, rs, done) })
+		n.startReader(rs, c)
 	}
-	links, err := h.watchLinks(done)
+	links, err := h.watchLinks(rs.done)
 	if err != nil {
 		return err
 	}
@@ -388,11 +392,16 @@ func (n *Node) Run(ctx context.Context) (err error) {
 			if !known {
 				continue // not an interface any instance uses or tracks
 			}
-			if old.up != li.up {
+			if li.gone && !old.gone {
+				n.log.Warn("vrrp interface removed", "ifname", li.name)
+			} else if old.up != li.up {
 				n.log.Info("vrrp link state", "ifname", li.name, "up", li.up)
 			}
 			rs.links[li.name] = li
-			n.exec(rs, n.m.Handle(Event{Kind: EventLink, Name: li.name, Up: li.up}, n.now()))
+			if !li.gone {
+				n.reopen(rs, li, old.gone)
+			}
+			n.exec(rs, n.m.Handle(Event{Kind: EventLink, Name: li.name, Up: li.up && !li.gone}, n.now()))
 		case <-n.scriptsCh:
 			n.applyScripts(rs)
 		case <-timer.C:
@@ -471,7 +480,8 @@ func (n *Node) setup(rs *runState) error {
 			if err != nil {
 				return err
 			}
-			rs.conns = append(rs.conns, &connEntry{ifname: c.Interface, v6: ni.v6, pc: pc, byVRID: map[uint8]*nodeInst{}})
+			rs.conns = append(rs.conns, &connEntry{ifname: c.Interface, ifindex: li.index, v6: ni.v6, pc: pc,
+				stop: make(chan struct{}), byVRID: map[uint8]*nodeInst{}})
 			idx = len(rs.conns) - 1
 		}
 		ni.conn = rs.conns[idx]
@@ -500,13 +510,24 @@ func vipDev(v VIP, c InstanceConfig) string {
 	return c.Interface
 }
 
-func (n *Node) readLoop(c *connEntry, rs *runState, done <-chan struct{}) {
+// startReader runs a read loop on c's current socket.
+func (n *Node) startReader(rs *runState, c *connEntry) {
+	pc, stop := c.pc, c.stop
+	rs.wg.Go(func() { n.readLoop(c, pc, stop, rs) })
+}
+
+func (n *Node) readLoop(c *connEntry, pc packetConn, stop <-chan struct{}, rs *runState) {
 	for {
 		buf := make([]byte, 1500)
-		p, err := c.pc.read(buf)
+		p, err := pc.read(buf)
 		if err != nil {
 			select {
-			case <-done:
+			case <-stop: // closed by reopen (before the socket): a new one reads now
+				return
+			default:
+			}
+			select {
+			case <-rs.done:
 			case rs.fail <- fmt.Errorf("vrrp: read from %s: %w", c.ifname, err):
 			default: // another socket already failed
 			}
@@ -514,9 +535,45 @@ func (n *Node) readLoop(c *connEntry, rs *runState, done <-chan struct{}) {
 		}
 		select {
 		case rs.rx <- rxFrom{c: c, p: p, at: n.now()}:
-		case <-done:
+		case <-rs.done:
+			return
+		case <-stop:
 			return
 		}
+	}
+}
+
+// reopen moves the sockets of an interface that was deleted and created
+// again (a VLAN or bond brought down and up by a network manager) to the
+// new interface. The old sockets are bound to an index that no longer
+// exists and lost their multicast membership with it: kept, the node
+// would hear no master, take over and advertise into the void. A socket that cannot be opened yet (the
+// interface not configured) is retried on the interface's next change; the
+// instances stay in FAULT meanwhile, as the link is reported down.
+func (n *Node) reopen(rs *runState, li linkInfo, wasGone bool) {
+	for _, c := range rs.conns {
+		if c.ifname != li.name || (c.ifindex == li.index && !wasGone) {
+			continue
+		}
+		pc, err := rs.h.listen(c.ifname, li.index, c.v6)
+		if err != nil {
+			n.log.Warn("vrrp socket on a recreated interface", "ifname", c.ifname, "ifindex", li.index, "err", err)
+			continue
+		}
+		close(c.stop)
+		c.pc.close()
+		c.pc, c.ifindex, c.stop = pc, li.index, make(chan struct{})
+		n.startReader(rs, c)
+		for _, ni := range c.byVRID {
+			if ni.cfg.UnicastSrc.IsValid() {
+				continue
+			}
+			if src, err := rs.h.primary(c.ifname, ni.v6, ni.cfg.advertised()); err == nil && src != ni.src {
+				ni.src = src
+				n.m.SetPrimary(ni.cfg.Name, src)
+			}
+		}
+		n.log.Info("vrrp socket reopened on a recreated interface", "ifname", c.ifname, "ifindex", li.index)
 	}
 }
 

@@ -25,7 +25,8 @@ type fakeHost struct {
 	in        chan rxPacket
 	readErr   chan error
 	linkCh    chan linkInfo
-	closed    chan struct{}
+	listens   []int // ifindex of each socket opened
+	open      int   // sockets open
 }
 
 type sentPacket struct {
@@ -37,7 +38,7 @@ func newFakeHost(devs ...string) *fakeHost {
 	h := &fakeHost{
 		links: map[string]linkInfo{}, addrs: map[string][]netip.Prefix{},
 		src: netip.MustParseAddr("203.0.113.2"),
-		in:  make(chan rxPacket), readErr: make(chan error), linkCh: make(chan linkInfo), closed: make(chan struct{}),
+		in:  make(chan rxPacket), readErr: make(chan error), linkCh: make(chan linkInfo),
 	}
 	for i, d := range devs {
 		h.links[d] = linkInfo{name: d, index: i + 2, mac: net.HardwareAddr{2, 0, 0, 0, 0, byte(i + 2)}, up: true}
@@ -57,7 +58,13 @@ func (h *fakeHost) link(name string) (linkInfo, error) {
 
 func (h *fakeHost) primary(string, bool, []netip.Addr) (netip.Addr, error) { return h.src, nil }
 
-func (h *fakeHost) listen(string, int, bool) (packetConn, error) { return fakeConn{h}, nil }
+func (h *fakeHost) listen(_ string, ifindex int, _ bool) (packetConn, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.listens = append(h.listens, ifindex)
+	h.open++
+	return &fakeConn{h: h, closed: make(chan struct{})}, nil
+}
 
 func (h *fakeHost) addVIP(v VIP, dev string) error {
 	h.mu.Lock()
@@ -116,22 +123,26 @@ func (h *fakeHost) sentPackets() []sentPacket {
 	return slices.Clone(h.sent)
 }
 
-type fakeConn struct{ h *fakeHost }
+// fakeConn is one socket: every open one reads the host's packet pipe.
+type fakeConn struct {
+	h      *fakeHost
+	closed chan struct{}
+}
 
-func (c fakeConn) read([]byte) (rxPacket, error) {
+func (c *fakeConn) read([]byte) (rxPacket, error) {
 	select {
 	case p := <-c.h.in:
 		return p, nil
 	case err := <-c.h.readErr:
 		return rxPacket{}, err
-	case <-c.h.closed:
+	case <-c.closed:
 		return rxPacket{}, net.ErrClosed
 	}
 }
 
-func (c fakeConn) pending() bool { return len(c.h.in) > 0 }
+func (c *fakeConn) pending() bool { return len(c.h.in) > 0 }
 
-func (c fakeConn) send(src, dst netip.Addr, b []byte) error {
+func (c *fakeConn) send(src, dst netip.Addr, b []byte) error {
 	p, err := Decode(b, src, dst)
 	if err != nil {
 		return fmt.Errorf("node sent an undecodable packet: %w", err)
@@ -142,11 +153,14 @@ func (c fakeConn) send(src, dst netip.Addr, b []byte) error {
 	return nil
 }
 
-func (c fakeConn) close() error {
+func (c *fakeConn) close() error {
 	select {
-	case <-c.h.closed:
+	case <-c.closed:
 	default:
-		close(c.h.closed)
+		close(c.closed)
+		c.h.mu.Lock()
+		c.h.open--
+		c.h.mu.Unlock()
 	}
 	return nil
 }
@@ -426,6 +440,52 @@ func TestNodeSocketFailureHandsOver(t *testing.T) {
 	sent := h.sentPackets()
 	if sent[len(sent)-1].pkt.Priority != PriorityStop || h.has("eth0", vipP) {
 		t.Fatal("no handover after a socket failure")
+	}
+}
+
+// An interface deleted and created again (new ifindex) gets new sockets:
+// the instance is in FAULT while it is gone, then hears and speaks on the
+// new interface; the old socket's end is not taken for a failure.
+func TestNodeReopensRecreatedInterface(t *testing.T) {
+	h := newFakeHost("eth0")
+	cfg := ownerConfig()
+	cfg.Priority, cfg.ExcludedVIPs, cfg.Version, cfg.AuthPass, cfg.AdvertInt = 100, nil, 3, "", 50*time.Millisecond
+	n, stop, states := runNode(t, h, Config{Instances: []InstanceConfig{cfg}})
+	state := func() State { return n.Status().Instances[0].State }
+	eventually(t, "master", func() bool { return state() == StateMaster })
+
+	h.linkCh <- linkInfo{name: "eth0", index: 2, gone: true}
+	eventually(t, "fault while gone", func() bool { return state() == StateFault })
+	if h.has("eth0", vipP) {
+		t.Fatal("VIP kept while the interface is gone")
+	}
+	h.linkCh <- linkInfo{name: "eth0", index: 9, mac: net.HardwareAddr{2, 0, 0, 0, 0, 9}, up: true}
+	eventually(t, "master on the new interface", func() bool { return state() == StateMaster && h.has("eth0", vipP) })
+	h.mu.Lock()
+	listens, open := slices.Clone(h.listens), h.open
+	h.mu.Unlock()
+	if !slices.Equal(listens, []int{2, 9}) || open != 1 {
+		t.Fatalf("sockets opened on %v, %d open; want 2 then 9, one open", listens, open)
+	}
+	// The new socket hears: a better master makes us back up.
+	peer := netip.MustParseAddr("203.0.113.3")
+	p := Packet{Version: 3, Type: 1, VRID: 1, Priority: 200, Interval: 50 * time.Millisecond, Addrs: []netip.Addr{vipP.Addr()}}
+	b, err := p.Marshal(peer, Group4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.in <- rxPacket{RxInfo: RxInfo{Src: peer, Dst: Group4, TTL: 255}, payload: b}
+	eventually(t, "backup to a better master", func() bool { return state() == StateBackup })
+	// The same interface changing state again opens nothing new.
+	h.linkCh <- linkInfo{name: "eth0", index: 9, up: true}
+	stop() // fails the test if Run returned an error (the old socket's end)
+	if h.mu.Lock(); len(h.listens) != 2 {
+		t.Errorf("sockets opened on %v", h.listens)
+	}
+	h.mu.Unlock()
+	want := []string{"VI_PUBLIC INIT->BACKUP", "VI_PUBLIC BACKUP->MASTER", "VI_PUBLIC MASTER->FAULT", "VI_PUBLIC FAULT->BACKUP", "VI_PUBLIC BACKUP->MASTER", "VI_PUBLIC MASTER->BACKUP"}
+	if got := states(); !slices.Equal(got[:min(len(got), len(want))], want) {
+		t.Fatalf("states\n got %q\nwant %q", got, want)
 	}
 }
 
