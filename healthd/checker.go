@@ -15,13 +15,14 @@ import (
 	"time"
 )
 
-// Checker probes one target once. HTTP_GET, SSL_GET, TCP_CHECK and
-// MISC_CHECK each have one; NewChecker builds them.
+// Checker probes one target once. Each CheckType has one; NewChecker
+// builds them.
 type Checker interface {
 	// Check probes once. A nil error means the target passed. weight is
 	// the weight the target reported (MISC_CHECK with misc_dynamic), or -1
-	// when it reports none. Errors are *CheckError values whose Reason is
-	// the short cause.
+	// when it reports none; for FILE_CHECK it is the amount (of either
+	// sign) to add to the real's weight. Errors are *CheckError values
+	// whose Reason is the short cause.
 	Check(ctx context.Context) (weight int, err error)
 	// String names the checker and its target, e.g. "TCP_CHECK
 	// 192.0.2.100:80".
@@ -82,6 +83,8 @@ func classify(err error) string {
 		return "connection reset"
 	case errors.Is(err, syscall.EHOSTUNREACH):
 		return "no route to host"
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+		return "permission denied"
 	case errors.Is(err, syscall.ENETUNREACH):
 		return "network unreachable"
 	case errors.Is(err, syscall.EADDRINUSE), errors.Is(err, syscall.EADDRNOTAVAIL):
@@ -122,11 +125,19 @@ func normalize(c Check, vsDelay time.Duration, addr netip.AddrPort) spec {
 	if c.DelayLoop <= 0 {
 		c.DelayLoop = DefaultDelayLoop
 	}
+	if c.Type == FileCheck {
+		// keepalived's FILE_CHECK has no scheduling options: the file's
+		// state applies at once, without retries.
+		c.DelayLoop, c.Retry, c.Warmup = FileCheckInterval, 0, -1
+	}
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
 	}
 	if c.DelayBeforeRetry <= 0 {
 		c.DelayBeforeRetry = DefaultDelayBeforeRetry(c.Type)
+	}
+	if c.DelayBeforeRetry <= 0 {
+		c.DelayBeforeRetry = c.DelayLoop // DNS_CHECK
 	}
 	switch {
 	case c.Warmup == 0:
@@ -149,6 +160,31 @@ func normalize(c Check, vsDelay time.Duration, addr netip.AddrPort) spec {
 		urls[i] = u
 	}
 	c.URLs = urls
+	switch c.Type {
+	case HTTPGet, SSLGet:
+		if c.HTTPProtocol == "" {
+			c.HTTPProtocol = "1.1"
+		}
+		if strings.EqualFold(c.HTTPProtocol, "1.0c") {
+			c.HTTPProtocol = "1.0C"
+		}
+	case DNSCheck:
+		c.DNSType = strings.ToUpper(c.DNSType)
+		if c.DNSType == "" {
+			c.DNSType = DefaultDNSType
+		}
+		if c.DNSName == "" {
+			c.DNSName = "."
+		}
+	case UDPCheck:
+		if c.MaxReplyLength == 0 {
+			c.MaxReplyLength = DefaultMaxReplyLength
+		}
+	case SMTPCheck:
+		if c.HeloName == "" {
+			c.HeloName = DefaultHeloName
+		}
+	}
 	ip := addr.Addr().Unmap()
 	if c.ConnectIP.IsValid() {
 		ip = c.ConnectIP.Unmap()
@@ -156,6 +192,9 @@ func normalize(c Check, vsDelay time.Duration, addr netip.AddrPort) spec {
 	port := addr.Port()
 	if c.ConnectPort != 0 {
 		port = c.ConnectPort
+	}
+	if c.Type == PingCheck {
+		port, c.BindPort = 0, 0
 	}
 	s := spec{Check: c, Target: netip.AddrPortFrom(ip, port)}
 	if c.BindTo.IsValid() || c.BindPort != 0 {
@@ -172,10 +211,20 @@ func normalize(c Check, vsDelay time.Duration, addr netip.AddrPort) spec {
 }
 
 func (s spec) String() string {
-	if s.Type == MiscCheck {
-		return s.Type.String() + " " + s.MiscPath
+	return s.Type.String() + " " + s.target()
+}
+
+// target names what the check probes, for logs and status.
+func (s spec) target() string {
+	switch s.Type {
+	case MiscCheck:
+		return s.MiscPath
+	case FileCheck:
+		return s.TrackFile + " (" + s.FilePath + ")"
+	case PingCheck:
+		return s.Target.Addr().String()
 	}
-	return s.Type.String() + " " + s.Target.String()
+	return s.Target.String()
 }
 
 // build returns the checker for a validated spec.
@@ -187,6 +236,16 @@ func (s spec) build() (Checker, error) {
 		return newTCPChecker(s), nil
 	case MiscCheck:
 		return newMiscChecker(s)
+	case DNSCheck:
+		return newDNSChecker(s)
+	case UDPCheck:
+		return newUDPChecker(s)
+	case PingCheck:
+		return newPingChecker(s), nil
+	case SMTPCheck:
+		return newSMTPChecker(s), nil
+	case FileCheck:
+		return newFileChecker(s), nil
 	}
 	return nil, fmt.Errorf("unknown checker type %v", s.Type)
 }
@@ -218,4 +277,51 @@ func (s spec) dialer() *net.Dialer {
 		}
 	}
 	return d
+}
+
+// deadline is when a probe starting now must end: connect_timeout from now,
+// or ctx's deadline if sooner.
+func (s spec) deadline(ctx context.Context) time.Time {
+	d := time.Now().Add(s.ConnectTimeout)
+	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
+		d = cd
+	}
+	return d
+}
+
+// dialUDP returns a connected UDP socket to the target, from the
+// bindto/bind_port source if any. A connected socket receives only the
+// target's datagrams and the ICMP errors about them (ECONNREFUSED for port
+// unreachable, EHOSTUNREACH, ENETUNREACH).
+func (s spec) dialUDP(ctx context.Context) (*net.UDPConn, error) {
+	d := &net.Dialer{}
+	if s.Local.IsValid() {
+		d.LocalAddr = net.UDPAddrFromAddrPort(s.Local)
+	}
+	c, err := d.DialContext(ctx, "udp", s.Target.String())
+	if err != nil {
+		return nil, err
+	}
+	return c.(*net.UDPConn), nil
+}
+
+// bound sets c's deadline and aborts its blocked I/O when ctx ends; call
+// the returned stop when done.
+func bound(ctx context.Context, c interface{ SetDeadline(time.Time) error }, deadline time.Time) (stop func() bool) {
+	_ = c.SetDeadline(deadline)
+	return context.AfterFunc(ctx, func() { _ = c.SetDeadline(aLongTimeAgo) })
+}
+
+// classifyDatagram names the cause of an error on a connected UDP socket:
+// ICMP errors show as the errors of a refused or unreachable connection.
+func classifyDatagram(err error) string {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "port unreachable"
+	case errors.Is(err, syscall.EHOSTUNREACH):
+		return "host unreachable"
+	case errors.Is(err, syscall.ENETUNREACH):
+		return "network unreachable"
+	}
+	return classify(err)
 }

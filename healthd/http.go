@@ -14,15 +14,18 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strconv"
 	"sync"
 	"time"
 )
 
 // httpChecker is HTTP_GET and SSL_GET: each URL is fetched over its own
-// connection (HTTP/1.1, Connection: close) and must answer with an accepted
-// status code and, when a digest is set, a body with that MD5. The body is
-// read only for a digest, and at most MaxDigestBody bytes of it.
+// connection (HTTP/1.1 with Connection: close, or what http_protocol says)
+// and must answer with an accepted status code and, when a digest is set, a
+// body with that MD5, and when a regex is set, a body it matches (or with
+// regex_no_match, does not). The body is read only for a digest or a regex,
+// and at most MaxDigestBody bytes of it.
 type httpChecker struct {
 	s      spec
 	target string
@@ -34,7 +37,19 @@ type httpURL struct {
 	URL
 	request []byte
 	digest  []byte
+	regex   *regexp.Regexp
 	tls     *tls.Config
+}
+
+// CompileRegex compiles a url regex. Go's regexp is RE2, not keepalived's
+// PCRE2: no backreferences, no lookahead or lookbehind, no possessive
+// quantifiers or atomic groups; the error says which construct failed.
+func CompileRegex(expr string) (*regexp.Regexp, error) {
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, fmt.Errorf("regex %q is not valid in Go's RE2 syntax (which has no backreferences or lookaround): %w", expr, err)
+	}
+	return re, nil
 }
 
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
@@ -61,6 +76,13 @@ func newHTTPChecker(s spec) (*httpChecker, error) {
 			}
 			hu.digest = d
 		}
+		if u.Regex != "" {
+			re, err := CompileRegex(u.Regex)
+			if err != nil {
+				return nil, err
+			}
+			hu.regex = re
+		}
 		if s.Type == SSLGet {
 			hu.tls = h.tlsConfig(u, roots)
 		}
@@ -86,8 +108,17 @@ func (h *httpChecker) request(u URL) []byte {
 			host += ":" + strconv.Itoa(int(h.s.Target.Port()))
 		}
 	}
+	// keepalived's http_protocol: 1.0 is a bare HTTP/1.0 request, 1.0C adds
+	// Connection: close, 1.1 always has it.
+	version, closeHdr := "1.1", "Connection: close\r\n"
+	switch h.s.HTTPProtocol {
+	case "1.0":
+		version, closeHdr = "1.0", ""
+	case "1.0C":
+		version = "1.0"
+	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: xlb-healthd\r\nAccept: */*\r\nConnection: close\r\n\r\n", u.Path, host)
+	fmt.Fprintf(&b, "GET %s HTTP/%s\r\nHost: %s\r\nUser-Agent: xlb-healthd\r\nAccept: */*\r\n%s\r\n", u.Path, version, host, closeHdr)
 	return b.Bytes()
 }
 
@@ -192,19 +223,34 @@ func (h *httpChecker) fetch(ctx context.Context, u *httpURL) error {
 	if !statusOK(u.StatusCodes, resp.StatusCode) {
 		return fail(fmt.Sprintf("status %d on %s", resp.StatusCode, u.Path), nil)
 	}
-	if u.digest == nil {
+	if u.digest == nil && u.regex == nil {
 		return nil
 	}
+	// The body is kept only for a regex; a digest alone is computed as it
+	// streams by.
 	sum := md5.New()
-	n, err := io.Copy(sum, io.LimitReader(resp.Body, MaxDigestBody+1))
+	var body bytes.Buffer
+	w := io.Writer(sum)
+	if u.regex != nil {
+		w = io.MultiWriter(sum, &body)
+	}
+	n, err := io.Copy(w, io.LimitReader(resp.Body, MaxDigestBody+1))
 	if err != nil {
 		return fail(classify(err), fmt.Errorf("read body of %s: %w", u.Path, err))
 	}
 	if n > MaxDigestBody {
 		return fail(fmt.Sprintf("body of %s larger than %d bytes", u.Path, MaxDigestBody), nil)
 	}
-	if got := sum.Sum(nil); !bytes.Equal(got, u.digest) {
-		return fail("digest mismatch on "+u.Path, fmt.Errorf("md5 %x, want %x", got, u.digest))
+	if u.digest != nil {
+		if got := sum.Sum(nil); !bytes.Equal(got, u.digest) {
+			return fail("digest mismatch on "+u.Path, fmt.Errorf("md5 %x, want %x", got, u.digest))
+		}
+	}
+	if u.regex != nil && u.regex.Match(body.Bytes()) == u.RegexNoMatch {
+		if u.RegexNoMatch {
+			return fail("regex_no_match matched on "+u.Path, fmt.Errorf("regex %q", u.Regex))
+		}
+		return fail("regex did not match on "+u.Path, fmt.Errorf("regex %q", u.Regex))
 	}
 	return nil
 }

@@ -288,3 +288,65 @@ func TestHTTPChecksLeakNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPProtocol: http_protocol sends the request keepalived sends.
+func TestHTTPProtocol(t *testing.T) {
+	type seen struct{ proto, conn string }
+	got := make(chan seen, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- seen{r.Proto, r.Header.Get("Connection")}
+	}))
+	defer srv.Close()
+	addr := netip.MustParseAddrPort(srv.Listener.Addr().String())
+	for _, tc := range []struct{ protocol, proto, conn string }{
+		{"", "HTTP/1.1", "close"},
+		{"1.1", "HTTP/1.1", "close"},
+		{"1.0", "HTTP/1.0", ""},
+		{"1.0C", "HTTP/1.0", "close"},
+		{"1.0c", "HTTP/1.0", "close"},
+	} {
+		ch := mustChecker(t, addr, Check{Type: HTTPGet, HTTPProtocol: tc.protocol, URLs: []URL{{Path: "/"}}, ConnectTimeout: 2 * time.Second})
+		if _, err := ch.Check(t.Context()); err != nil {
+			t.Fatalf("http_protocol %q: %v", tc.protocol, err)
+		}
+		if s := <-got; s.proto != tc.proto || s.conn != tc.conn {
+			t.Errorf("http_protocol %q: server saw %s with Connection %q, want %s %q", tc.protocol, s.proto, s.conn, tc.proto, tc.conn)
+		}
+	}
+}
+
+func TestHTTPGetRegex(t *testing.T) {
+	noLeaks(t)
+	srv := newFlipServer(t)
+	body := "<html>status: OK\nversion 2.4</html>"
+	srv.body.Store(&body)
+	for _, tc := range []struct {
+		name   string
+		status int
+		url    URL
+		reason string
+	}{
+		{"match", 200, URL{Path: "/", Regex: `status: OK`}, ""},
+		{"anchored per line", 200, URL{Path: "/", Regex: `(?m)^version \d+\.\d+`}, ""},
+		{"no match", 200, URL{Path: "/h", Regex: `status: FAIL`}, "regex did not match on /h"},
+		{"regex_no_match passes without a match", 200, URL{Path: "/", Regex: `FAIL`, RegexNoMatch: true}, ""},
+		{"regex_no_match fails on a match", 200, URL{Path: "/h", Regex: `OK`, RegexNoMatch: true}, "regex_no_match matched on /h"},
+		{"status first", 503, URL{Path: "/h", Regex: `OK`}, "status 503 on /h"},
+		{"with a digest", 200, URL{Path: "/", Regex: `OK`, Digest: md5hex(body)}, ""},
+		{"digest checked too", 200, URL{Path: "/h", Regex: `OK`, Digest: md5hex("x")}, "digest mismatch on /h"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv.status.Store(int32(tc.status))
+			_, err := mustChecker(t, srv.addrPort(), Check{Type: HTTPGet, URLs: []URL{tc.url}, ConnectTimeout: 2 * time.Second}).Check(t.Context())
+			if got := reasonOf(err); got != tc.reason {
+				t.Fatalf("reason %q (%v), want %q", got, err, tc.reason)
+			}
+		})
+	}
+	// PCRE constructs RE2 lacks are refused when the checker is built.
+	for _, re := range []string{`OK(?=\n)`, `(a)\1`, `a++`, `(?<!x)OK`} {
+		if _, err := NewChecker(srv.addrPort(), Check{Type: HTTPGet, URLs: []URL{{Path: "/", Regex: re}}}); err == nil || !strings.Contains(err.Error(), "RE2") {
+			t.Errorf("regex %q: %v, want an RE2 error", re, err)
+		}
+	}
+}

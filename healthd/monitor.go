@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -73,6 +74,7 @@ type Monitor struct {
 	running  bool
 	stopping bool
 	nextID   uint64
+	everSet  bool // Set has succeeded once (init_file overwrites only before)
 }
 
 // service is one VirtualServer's state; guarded by Monitor.mu.
@@ -112,6 +114,7 @@ type checker struct {
 	up        bool
 	retryIt   int
 	dynWeight int // weight reported by misc_dynamic, -1 for none
+	offset    int // FILE_CHECK: added to the real's weight while up
 	consecErr int
 	lastCheck time.Time
 	lastFail  time.Time
@@ -180,6 +183,9 @@ type builtCheck struct {
 	s    spec
 	fp   string
 	impl Checker
+	// FILE_CHECK's first reading, the checker's initial state: keepalived
+	// knows a file's state from the start, alpha or not.
+	initial *result
 }
 
 // Set makes vss the monitored configuration. Checkers whose definition did
@@ -191,12 +197,16 @@ func (m *Monitor) Set(vss []VirtualServer) error {
 	if err := Validate(vss); err != nil {
 		return fmt.Errorf("health check config: %w", err)
 	}
-	built, err := m.build(vss)
+	m.mu.Lock()
+	firstSet := !m.everSet
+	m.mu.Unlock()
+	built, err := m.build(vss, firstSet)
 	if err != nil {
 		return fmt.Errorf("health check config: %w", err)
 	}
 
 	m.mu.Lock()
+	m.everSet = true
 	now := time.Now()
 	services := make(map[string]*service, len(built))
 	order := make([]*service, 0, len(built))
@@ -219,8 +229,9 @@ func (m *Monitor) Set(vss []VirtualServer) error {
 	return nil
 }
 
-// build compiles scripts and checkers, the parts of Set that can fail.
-func (m *Monitor) build(vss []VirtualServer) ([]builtVS, error) {
+// build compiles scripts and checkers, the parts of Set that can fail. It
+// also initialises FILE_CHECK files (init_file) and reads them.
+func (m *Monitor) build(vss []VirtualServer, firstSet bool) ([]builtVS, error) {
 	script := func(line string) (*notify.Command, error) {
 		if line == "" {
 			return nil, nil
@@ -249,7 +260,17 @@ func (m *Monitor) build(vss []VirtualServer) ([]builtVS, error) {
 					errs = append(errs, fmt.Errorf("virtual_server %q real_server %q check %d (%v): %w", vs.Key, r.Key, i, c.Type, err))
 					continue
 				}
-				br.checks = append(br.checks, builtCheck{s: s, fp: s.fingerprint(), impl: impl})
+				bc := builtCheck{s: s, fp: s.fingerprint(), impl: impl}
+				if s.Type == FileCheck {
+					if s.InitFile {
+						if err := initTrackFile(s.FilePath, s.InitValue, s.InitOverwrite, firstSet); err != nil {
+							m.logger.Warn("track file not initialised", "track_file", s.TrackFile, "err", err)
+						}
+					}
+					w, err := impl.Check(context.Background())
+					bc.initial = &result{weight: w, err: err, at: time.Now()}
+				}
+				br.checks = append(br.checks, bc)
 			}
 			b.reals = append(b.reals, br)
 		}
@@ -289,6 +310,12 @@ func (m *Monitor) reconcileServiceLocked(b builtVS, now time.Time) *service {
 				reason = "initial state: no checks"
 			case !r.up:
 				reason = "initial state: alpha, down until the first success"
+				for _, c := range r.checkers {
+					if !c.up && c.lastErr != "" {
+						reason = "initial state: " + c.s.String() + ": " + c.lastErr
+						break
+					}
+				}
 			}
 			m.emitLocked(r.event(reason))
 			m.logger.Info("real server added", "service", s.cfg.Key, "real", r.cfg.Key, "addr", r.cfg.Addr, "up", r.up, "weight", r.weight)
@@ -335,6 +362,15 @@ func (m *Monitor) reconcileCheckersLocked(r *realServer, checks []builtCheck, no
 			dynWeight: -1,
 			hidx:      -1,
 			due:       m.at(now) + int64(jitter(bc.s.Warmup)),
+		}
+		if in := bc.initial; in != nil {
+			c.up, c.lastCheck, c.checks = in.err == nil, in.at, 1
+			c.due = m.at(now) + int64(bc.s.DelayLoop)
+			if in.err == nil {
+				c.offset = in.weight
+			} else {
+				c.failures, c.consecErr, c.lastFail, c.lastErr = 1, 1, in.at, reasonOf(in.err)
+			}
 		}
 		heap.Push(&m.queue, c)
 		cs = append(cs, c)
@@ -387,19 +423,21 @@ func jitter(d time.Duration) time.Duration {
 }
 
 // evaluate returns whether r is up (every checker up) and its weight: the
-// configured weight moved by what misc_dynamic checkers reported, as
-// keepalived (one such checker sets the weight to its exit code - 2).
+// configured weight moved by what misc_dynamic checkers reported (one such
+// checker sets the weight to its exit code - 2) and by what FILE_CHECKs
+// add, within 0 and the largest IPVS weight, as keepalived.
 func (r *realServer) evaluate() (bool, int) {
-	w := r.cfg.Weight
+	w := int64(r.cfg.Weight)
 	for _, c := range r.checkers {
 		if !c.up {
 			return false, 0
 		}
 		if c.dynWeight >= 0 {
-			w += c.dynWeight - r.cfg.Weight
+			w += int64(c.dynWeight - r.cfg.Weight)
 		}
+		w += int64(c.offset)
 	}
-	return true, max(0, w)
+	return true, int(max(0, min(w, math.MaxInt32)))
 }
 
 func (r *realServer) event(reason string) RealEvent {
@@ -616,21 +654,29 @@ func (m *Monitor) applyLocked(c *checker, weight int, err error, now time.Time) 
 		c.consecErr = 0
 		c.retryIt = 0
 		c.due = m.at(now) + int64(c.s.DelayLoop)
-		wasUp, oldWeight := c.up, c.dynWeight
+		wasUp, oldWeight, oldOffset := c.up, c.dynWeight, c.offset
 		c.up = true
 		c.dynWeight = -1
-		if c.s.MiscDynamic {
+		c.offset = 0
+		switch {
+		case c.s.MiscDynamic:
 			c.dynWeight = weight
+		case c.s.Type == FileCheck:
+			c.offset = weight
 		}
 		heap.Push(&m.queue, c)
 		cause := ""
 		switch {
+		case !wasUp && c.offset != 0:
+			cause = fmt.Sprintf("%v succeeded, adding %d to the weight", c.s, c.offset)
 		case !wasUp:
 			cause = c.s.String() + " succeeded"
 		case oldWeight != c.dynWeight && c.dynWeight >= 0:
 			cause = fmt.Sprintf("%v reported weight %d", c.s, c.dynWeight)
 		case oldWeight != c.dynWeight:
 			cause = c.s.String() + " succeeded with exit code 0: configured weight"
+		case oldOffset != c.offset:
+			cause = fmt.Sprintf("%v now adds %d to the weight", c.s, c.offset)
 		default:
 			return
 		}
@@ -659,6 +705,7 @@ func (m *Monitor) applyLocked(c *checker, weight int, err error, now time.Time) 
 	wasUp := c.up
 	c.up = false
 	c.dynWeight = -1
+	c.offset = 0
 	if !wasUp {
 		return
 	}
@@ -882,9 +929,4 @@ func (m *Monitor) Status() []ServiceStatus {
 	return out
 }
 
-func (c *checker) target() string {
-	if c.s.Type == MiscCheck {
-		return c.s.MiscPath
-	}
-	return c.s.Target.String()
-}
+func (c *checker) target() string { return c.s.target() }

@@ -605,6 +605,18 @@ func TestValidate(t *testing.T) {
 		{"verify on plain http", withCheck(Check{Type: HTTPGet, TLSVerify: true, URLs: []URL{{Path: "/"}}}), "only applies to SSL_GET"},
 		{"bindto family", withCheck(Check{Type: TCPCheck, BindTo: netip.MustParseAddr("2001:db8::1")}), "different families"},
 		{"missing ca file", withCheck(Check{Type: SSLGet, TLSVerify: true, CAFile: "/nonexistent/ca.pem", URLs: []URL{{Path: "/"}}}), "ca file"},
+		{"bad http_protocol", withCheck(Check{Type: HTTPGet, HTTPProtocol: "0.9", URLs: []URL{{Path: "/"}}}), `http_protocol "0.9"`},
+		{"bad regex", withCheck(Check{Type: HTTPGet, URLs: []URL{{Path: "/", Regex: `(?=x)`}}}), "RE2"},
+		{"regex_no_match alone", withCheck(Check{Type: HTTPGet, URLs: []URL{{Path: "/", RegexNoMatch: true}}}), "regex_no_match without regex"},
+		{"bad dns type", withCheck(Check{Type: DNSCheck, DNSType: "PTR"}), `type "PTR"`},
+		{"bad dns name", withCheck(Check{Type: DNSCheck, DNSName: "a..b"}), "empty label"},
+		{"bad payload", withCheck(Check{Type: UDPCheck, Payload: "xx"}), "payload"},
+		{"reply data without require_reply", withCheck(Check{Type: UDPCheck, ReplyData: "00"}), "without require_reply"},
+		{"bad reply data", withCheck(Check{Type: UDPCheck, RequireReply: true, ReplyData: "0g"}), "require_reply"},
+		{"reply lengths reversed", withCheck(Check{Type: UDPCheck, RequireReply: true, MinReplyLength: 10, MaxReplyLength: 5}), "reply length range"},
+		{"helo with blanks", withCheck(Check{Type: SMTPCheck, HeloName: "a b"}), "helo_name"},
+		{"file check without file", withCheck(Check{Type: FileCheck}), "no file"},
+		{"ping bindto family", withCheck(Check{Type: PingCheck, BindTo: netip.MustParseAddr("2001:db8::1")}), "different families"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := Validate(tc.vss)
@@ -613,8 +625,14 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
-	if err := Validate(withCheck(Check{Type: TCPCheck})); err != nil {
-		t.Fatalf("valid config: %v", err)
+	for _, c := range []Check{
+		{Type: TCPCheck}, {Type: DNSCheck}, {Type: UDPCheck}, {Type: PingCheck}, {Type: SMTPCheck},
+		{Type: FileCheck, FilePath: "/run/xlb/maint"},
+		{Type: HTTPGet, HTTPProtocol: "1.0C", URLs: []URL{{Path: "/", Regex: "OK", RegexNoMatch: true}}},
+	} {
+		if err := Validate(withCheck(c)); err != nil {
+			t.Errorf("valid %v: %v", c.Type, err)
+		}
 	}
 }
 

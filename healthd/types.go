@@ -1,5 +1,6 @@
 // Package healthd decides which real servers are up, with keepalived's
-// checker semantics: HTTP_GET, SSL_GET, TCP_CHECK and MISC_CHECK probes run
+// checker semantics: HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, DNS_CHECK,
+// UDP_CHECK, PING_CHECK, SMTP_CHECK and FILE_CHECK probes run
 // every delay_loop, a failing real is retried `retry` times spaced by
 // delay_before_retry before it is declared down, one success brings it back,
 // and every checker of a real must pass for the real to be up.
@@ -28,24 +29,42 @@ const (
 	DefaultMaxConcurrent = 1024
 	// DefaultScriptWorkers bounds notify scripts and mails running at once.
 	DefaultScriptWorkers = 16
-	// MaxDigestBody bounds the body read to compute a URL's MD5 digest.
+	// MaxDigestBody bounds the body read to compute a URL's MD5 digest or
+	// match its regex.
 	MaxDigestBody = 4 << 20
+	// DefaultDNSType is keepalived's DNS_CHECK query type (its man page
+	// and check_dns.h: SOA).
+	DefaultDNSType = "SOA"
+	// DefaultMaxReplyLength is keepalived's UDP_CHECK max_reply_length.
+	DefaultMaxReplyLength = 255
+	// DefaultHeloName is keepalived's SMTP_CHECK helo_name.
+	DefaultHeloName = "smtpchecker.keepalived.org"
+	// FileCheckInterval is how often a FILE_CHECK reads its file. keepalived
+	// watches the file with inotify; healthd reads it this often instead.
+	FileCheckInterval = time.Second
 )
 
 // DefaultRetry is keepalived's retry default for a checker type: 1, except
-// 0 for MISC_CHECK.
+// 0 for MISC_CHECK and FILE_CHECK (which has none) and 3 for DNS_CHECK.
 func DefaultRetry(t CheckType) int {
-	if t == MiscCheck {
+	switch t {
+	case MiscCheck, FileCheck:
 		return 0
+	case DNSCheck:
+		return 3
 	}
 	return 1
 }
 
 // DefaultDelayBeforeRetry is keepalived's delay_before_retry default: 3s for
-// HTTP_GET and SSL_GET, 1s for the others.
+// HTTP_GET and SSL_GET, 0 for DNS_CHECK (meaning its delay loop), 1s for the
+// others.
 func DefaultDelayBeforeRetry(t CheckType) time.Duration {
-	if t == HTTPGet || t == SSLGet {
+	switch t {
+	case HTTPGet, SSLGet:
 		return 3 * time.Second
+	case DNSCheck:
+		return 0
 	}
 	return time.Second
 }
@@ -109,6 +128,11 @@ const (
 	SSLGet
 	TCPCheck
 	MiscCheck
+	DNSCheck
+	UDPCheck
+	PingCheck
+	SMTPCheck
+	FileCheck
 )
 
 func (t CheckType) String() string {
@@ -121,6 +145,16 @@ func (t CheckType) String() string {
 		return "TCP_CHECK"
 	case MiscCheck:
 		return "MISC_CHECK"
+	case DNSCheck:
+		return "DNS_CHECK"
+	case UDPCheck:
+		return "UDP_CHECK"
+	case PingCheck:
+		return "PING_CHECK"
+	case SMTPCheck:
+		return "SMTP_CHECK"
+	case FileCheck:
+		return "FILE_CHECK"
 	}
 	return "CheckType(" + strconv.Itoa(int(t)) + ")"
 }
@@ -133,7 +167,8 @@ func (t CheckType) MarshalText() ([]byte, error) { return []byte(t.String()), ni
 type Check struct {
 	Type CheckType
 
-	// Connection options (HTTP_GET, SSL_GET, TCP_CHECK).
+	// Connection options (every type but MISC_CHECK and FILE_CHECK;
+	// PING_CHECK has no ports).
 
 	// ConnectIP and ConnectPort override the real's address and port.
 	ConnectIP   netip.Addr
@@ -142,7 +177,8 @@ type Check struct {
 	BindTo   netip.Addr
 	BindPort uint16
 	// ConnectTimeout bounds one whole probe: connect, TLS handshake,
-	// request and response. 0 means DefaultConnectTimeout.
+	// request and response (the wait for a reply or an ICMP error for the
+	// datagram checks). 0 means DefaultConnectTimeout.
 	ConnectTimeout time.Duration
 
 	// Scheduling (every type).
@@ -156,7 +192,7 @@ type Check struct {
 	// keepalived's default.
 	Retry int
 	// DelayBeforeRetry spaces the retries; 0 means
-	// DefaultDelayBeforeRetry(Type).
+	// DefaultDelayBeforeRetry(Type) (for DNS_CHECK, the delay loop).
 	DelayBeforeRetry time.Duration
 	// Warmup: the first check waits a random time in [0, Warmup). 0 means
 	// the delay loop (keepalived's default) and spreads checks over it;
@@ -178,6 +214,57 @@ type Check struct {
 	// default.
 	TLSVerify bool
 	CAFile    string
+	// HTTPProtocol is keepalived's http_protocol: "1.0" (a bare HTTP/1.0
+	// request), "1.0C" (HTTP/1.0 with Connection: close) or "1.1" (HTTP/1.1
+	// with Connection: close). Empty means "1.1".
+	HTTPProtocol string
+
+	// DNS_CHECK.
+
+	// DNSType is the query type: A, NS, CNAME, SOA, MX, TXT or AAAA (any
+	// case). Empty means DefaultDNSType.
+	DNSType string
+	// DNSName is the name queried; empty or "." is the root.
+	DNSName string
+
+	// UDP_CHECK.
+
+	// Payload is the datagram sent, in keepalived's hex notation ("0a 1b
+	// 2c3d"); empty sends DefaultUDPPayload.
+	Payload string
+	// RequireReply: the real passes only when a reply arrives, with a length
+	// between MinReplyLength and MaxReplyLength, starting with ReplyData.
+	// Without it the real passes unless an ICMP error arrives within
+	// ConnectTimeout.
+	RequireReply bool
+	// ReplyData is the hex the reply must start with (keepalived compares
+	// the shorter of the two); x or X in it matches any nibble.
+	ReplyData string
+	// MinReplyLength and MaxReplyLength bound the reply's length; a zero
+	// MaxReplyLength means DefaultMaxReplyLength.
+	MinReplyLength, MaxReplyLength int
+
+	// SMTP_CHECK.
+
+	// HeloName is sent with HELO; empty means DefaultHeloName.
+	HeloName string
+
+	// FILE_CHECK.
+
+	// TrackFile names the track_file (for logs), FilePath is its file.
+	TrackFile, FilePath string
+	// FileWeight multiplies the number in the file; FileReverse negates
+	// it. The product, limited to a 32-bit int, is added to the real's
+	// weight; -2147483648 or less puts the real down. With weight 0 a
+	// non-zero number puts the real down (with FileReverse, zero does).
+	FileWeight  int
+	FileReverse bool
+	// InitFile writes InitValue to the file when it does not exist, and
+	// with InitOverwrite also when it does (on the Monitor's first Set
+	// only, as keepalived does not on a reload).
+	InitFile      bool
+	InitValue     int
+	InitOverwrite bool
 
 	// MISC_CHECK.
 
@@ -203,6 +290,10 @@ type URL struct {
 	Digest string
 	// VirtualHost overrides the check's.
 	VirtualHost string
+	// Regex must match the body (Go's RE2 syntax), or with RegexNoMatch
+	// must not; empty skips it.
+	Regex        string
+	RegexNoMatch bool
 }
 
 // StatusRange is an inclusive range of HTTP status codes; Min == Max for a

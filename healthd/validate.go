@@ -104,12 +104,16 @@ func (s spec) validate() error {
 		add("negative retry %d", s.Retry)
 	}
 	switch s.Type {
-	case HTTPGet, SSLGet, TCPCheck:
-		if !s.Target.Addr().IsValid() || s.Target.Port() == 0 {
+	case HTTPGet, SSLGet, TCPCheck, DNSCheck, UDPCheck, SMTPCheck, PingCheck:
+		if !s.Target.Addr().IsValid() || (s.Target.Port() == 0 && s.Type != PingCheck) {
 			add("no address or port to connect to (%v)", s.Target)
 		}
 		if s.Local.IsValid() && s.Local.Addr().Is4() != s.Target.Addr().Is4() {
 			add("bindto %v and connect address %v are of different families", s.Local.Addr(), s.Target.Addr())
+		}
+	case FileCheck:
+		if s.FilePath == "" {
+			add("no file")
 		}
 	case MiscCheck:
 		if s.MiscPath == "" {
@@ -122,7 +126,42 @@ func (s spec) validate() error {
 	default:
 		add("unknown checker type %d", int(s.Type))
 	}
+	switch s.Type {
+	case DNSCheck:
+		if _, ok := dnsTypes[s.DNSType]; !ok {
+			add("type %q: want %s", s.DNSType, DNSTypes)
+		}
+		if _, err := ParseDNSName(s.DNSName); err != nil {
+			add("%v", err)
+		}
+	case UDPCheck:
+		if s.Payload != "" {
+			if _, _, err := ParseHex(s.Payload, false); err != nil {
+				add("payload: %v", err)
+			}
+		}
+		if s.ReplyData != "" {
+			if !s.RequireReply {
+				add("reply data without require_reply")
+			}
+			if _, _, err := ParseHex(s.ReplyData, true); err != nil {
+				add("require_reply: %v", err)
+			}
+		}
+		if s.MinReplyLength < 0 || s.MaxReplyLength < 0 || s.MinReplyLength > s.MaxReplyLength || s.MaxReplyLength > 65535 {
+			add("reply length range %d-%d: want 0 <= min <= max <= 65535", s.MinReplyLength, s.MaxReplyLength)
+		}
+	case SMTPCheck:
+		if strings.ContainsAny(s.HeloName, " \t\r\n") {
+			add("helo_name %q has blanks", s.HeloName)
+		}
+	}
 	if s.Type == HTTPGet || s.Type == SSLGet {
+		switch s.HTTPProtocol {
+		case "1.0", "1.0C", "1.1":
+		default:
+			add("http_protocol %q: want 1.0, 1.0C or 1.1", s.HTTPProtocol)
+		}
 		if len(s.URLs) == 0 {
 			add("no url")
 		}
@@ -142,6 +181,13 @@ func (s spec) validate() error {
 				if b, err := hex.DecodeString(u.Digest); err != nil || len(b) != 16 {
 					add("url %d: digest %q is not an MD5 in hex", i, u.Digest)
 				}
+			}
+			if u.Regex != "" {
+				if _, err := CompileRegex(u.Regex); err != nil {
+					add("url %d: %v", i, err)
+				}
+			} else if u.RegexNoMatch {
+				add("url %d: regex_no_match without regex", i)
 			}
 		}
 	}
@@ -172,18 +218,40 @@ func (s spec) fingerprint() string {
 		MiscDynamic   bool   `json:",omitempty"`
 		User          string `json:",omitempty"`
 		Shell         bool   `json:",omitempty"`
+		HTTPProtocol  string `json:",omitempty"`
+		DNSType       string `json:",omitempty"`
+		DNSName       string `json:",omitempty"`
+		Payload       string `json:",omitempty"`
+		RequireReply  bool   `json:",omitempty"`
+		ReplyData     string `json:",omitempty"`
+		MinReply      int    `json:",omitempty"`
+		MaxReply      int    `json:",omitempty"`
+		HeloName      string `json:",omitempty"`
+		FilePath      string `json:",omitempty"`
+		FileWeight    int    `json:",omitempty"`
+		FileReverse   bool   `json:",omitempty"`
 	}
 	id.Type = s.Type
 	switch s.Type {
 	case MiscCheck:
 		id.MiscPath, id.MiscDynamic, id.User, id.Shell = s.MiscPath, s.MiscDynamic, s.User, s.Shell
+	case FileCheck:
+		id.FilePath, id.FileWeight, id.FileReverse = s.FilePath, s.FileWeight, s.FileReverse
 	default:
 		id.Target = s.Target.String()
 		if s.Local.IsValid() {
 			id.Local = s.Local.String()
 		}
-		if s.Type == HTTPGet || s.Type == SSLGet {
-			id.URLs = s.URLs
+		switch s.Type {
+		case HTTPGet, SSLGet:
+			id.URLs, id.HTTPProtocol = s.URLs, s.HTTPProtocol
+		case DNSCheck:
+			id.DNSType, id.DNSName = s.DNSType, s.DNSName
+		case UDPCheck:
+			id.Payload, id.RequireReply, id.ReplyData = s.Payload, s.RequireReply, s.ReplyData
+			id.MinReply, id.MaxReply = s.MinReplyLength, s.MaxReplyLength
+		case SMTPCheck:
+			id.HeloName = s.HeloName
 		}
 		if s.Type == SSLGet {
 			id.EnableSNI, id.TLSVerify, id.CAFile = s.EnableSNI, s.TLSVerify, s.CAFile
