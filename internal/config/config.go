@@ -18,8 +18,12 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -30,6 +34,7 @@ type Config struct {
 	Gateway        Gateway         `toml:"gateway"`
 	Sync           Sync            `toml:"sync"`
 	VRRPScripts    []VRRPScript    `toml:"vrrp_script"`
+	TrackFiles     []TrackFile     `toml:"track_file"`
 	VRRPSyncGroups []VRRPSyncGroup `toml:"vrrp_sync_group"`
 	VRRPInstances  []VRRPInstance  `toml:"vrrp_instance"`
 	VirtualServers []VirtualServer `toml:"virtual_server"`
@@ -224,6 +229,34 @@ type Sync struct {
 // default depends on peers and is filled by Load and Parse).
 func (s *Sync) SetDefaults() {
 	s.Port = 8848
+}
+
+// TrackFile is one [[track_file]]: keepalived's track_file block, a file
+// holding a number that file_check health checks follow.
+type TrackFile struct {
+	// Name is what file_check's track_file refers to. Required, unique.
+	Name string `toml:"name"`
+	// File is the file's absolute path. Required.
+	File string `toml:"file"`
+	// Weight multiplies the number for the file_checks that set no weight
+	// of their own: -254..254, default 1. 0 means a non-zero number is a
+	// failure.
+	Weight int `toml:"weight"`
+	// Reverse negates Weight (with weight 0: zero is the failure).
+	Reverse bool `toml:"reverse"`
+	// InitFile writes InitValue to the file at start when it does not
+	// exist (keepalived's init_file).
+	InitFile bool `toml:"init_file"`
+	// InitValue is what InitFile writes. Default 0.
+	InitValue int `toml:"init_value"`
+	// InitOverwrite writes InitValue at start even when the file exists
+	// (keepalived's init_file … overwrite); not on a reload.
+	InitOverwrite bool `toml:"init_overwrite"`
+}
+
+// SetDefaults sets the defaults of a track_file.
+func (f *TrackFile) SetDefaults() {
+	f.Weight = 1
 }
 
 // VRRPScript is one [[vrrp_script]]: a command whose exit status is tracked
@@ -478,6 +511,11 @@ type RealServer struct {
 	SSLGet    []SSLGet    `toml:"ssl_get"`
 	TCPCheck  []TCPCheck  `toml:"tcp_check"`
 	MiscCheck []MiscCheck `toml:"misc_check"`
+	DNSCheck  []DNSCheck  `toml:"dns_check"`
+	UDPCheck  []UDPCheck  `toml:"udp_check"`
+	PingCheck []PingCheck `toml:"ping_check"`
+	SMTPCheck []SMTPCheck `toml:"smtp_check"`
+	FileCheck []FileCheck `toml:"file_check"`
 }
 
 // SetDefaults sets the defaults of a real_server.
@@ -490,8 +528,8 @@ func (rs RealServer) Key() netip.AddrPort {
 	return netip.AddrPortFrom(rs.Address, uint16(rs.Port))
 }
 
-// CheckConnect holds the connection settings shared by http_get, ssl_get and
-// tcp_check.
+// CheckConnect holds the connection settings shared by http_get, ssl_get,
+// tcp_check, dns_check, udp_check and smtp_check.
 type CheckConnect struct {
 	// ConnectIP is the address to check; zero = the real's address.
 	ConnectIP netip.Addr `toml:"connect_ip"`
@@ -534,6 +572,15 @@ type HTTPGet struct {
 	URLs []URL `toml:"url"`
 	// VirtualHost is the Host header; empty = the service's virtualhost.
 	VirtualHost string `toml:"virtualhost"`
+	// HTTPProtocol is keepalived's http_protocol: "1.0", "1.0C" (1.0 with
+	// Connection: close) or "1.1" (with Connection: close). Default 1.1.
+	HTTPProtocol string `toml:"http_protocol"`
+}
+
+// SetDefaults sets the defaults of an http_get.
+func (h *HTTPGet) SetDefaults() {
+	h.CheckConnect.SetDefaults()
+	h.HTTPProtocol = "1.1"
 }
 
 // SSLGet is one [[…real_server.ssl_get]]: an HTTPGet over TLS.
@@ -563,6 +610,10 @@ type URL struct {
 	Digest string `toml:"digest"`
 	// VirtualHost overrides the check's Host header for this url.
 	VirtualHost string `toml:"virtualhost"`
+	// Regex must match the body (Go's RE2 syntax); empty = not checked.
+	Regex string `toml:"regex"`
+	// RegexNoMatch reverses Regex: the body must not match.
+	RegexNoMatch bool `toml:"regex_no_match"`
 }
 
 // SetDefaults sets the defaults of a url.
@@ -587,4 +638,135 @@ type MiscCheck struct {
 	// Warmup delays the first check by a random time up to this; 0 means
 	// up to delay_loop.
 	Warmup Duration `toml:"warmup"`
+}
+
+// DNSCheck is one [[…real_server.dns_check]]: a DNS query over UDP that
+// must be answered with the query's id and RCODE NOERROR.
+type DNSCheck struct {
+	CheckConnect
+	// Type is the query type: A, NS, CNAME, SOA, MX, TXT or AAAA. Default
+	// SOA (keepalived's).
+	Type string `toml:"type"`
+	// Name is the name queried. Default "." (the root).
+	Name string `toml:"name"`
+}
+
+// SetDefaults sets the defaults of a dns_check: keepalived's retry 3, and a
+// delay_before_retry of the service's delay_loop (Load fills it in).
+func (d *DNSCheck) SetDefaults() {
+	d.CheckConnect.SetDefaults()
+	d.Retry = 3
+	d.DelayBeforeRetry = Duration{}
+	d.Type = "SOA"
+	d.Name = "."
+}
+
+// UDPCheck is one [[…real_server.udp_check]]: send a datagram; without
+// require_reply the real is up unless an ICMP error comes back.
+type UDPCheck struct {
+	CheckConnect
+	// Payload is the datagram, in keepalived's hex notation ("0a1b 2c");
+	// empty = 32 bytes of filler.
+	Payload string `toml:"payload"`
+	// RequireReply: a reply must come (true), and start with these bytes
+	// (a hex string, x for any nibble).
+	RequireReply RequireReply `toml:"require_reply"`
+	// MinReplyLength and MaxReplyLength bound the reply's length (with
+	// require_reply). Defaults 0 and 255.
+	MinReplyLength int `toml:"min_reply_length"`
+	MaxReplyLength int `toml:"max_reply_length"`
+}
+
+// SetDefaults sets the defaults of a udp_check.
+func (u *UDPCheck) SetDefaults() {
+	u.CheckConnect.SetDefaults()
+	u.MaxReplyLength = 255
+}
+
+// RequireReply is udp_check's require_reply: keepalived's flag with an
+// optional hex string. In TOML it is a boolean or the hex string (which
+// implies true).
+type RequireReply struct {
+	Required bool
+	Data     string // hex, x for any nibble; empty = any content
+}
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (r *RequireReply) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case bool:
+		*r = RequireReply{Required: v}
+		return nil
+	case string:
+		if strings.TrimSpace(v) == "" {
+			return errors.New(`expected true, false or the reply's first bytes in hex ("0a 1b xx"), got an empty string`)
+		}
+		*r = RequireReply{Required: true, Data: v}
+		return nil
+	}
+	return fmt.Errorf(`expected true, false or the reply's first bytes in hex ("0a 1b xx"), got %s`, describe(v))
+}
+
+// MarshalTOML implements toml.Marshaler.
+func (r RequireReply) MarshalTOML() ([]byte, error) {
+	if r.Data != "" {
+		return []byte(strconv.Quote(r.Data)), nil
+	}
+	return []byte(strconv.FormatBool(r.Required)), nil
+}
+
+// PingCheck is one [[…real_server.ping_check]]: an ICMP echo. It has the
+// connection settings of the other checks but no ports.
+type PingCheck struct {
+	// ConnectIP is the address to ping; zero = the real's address.
+	ConnectIP netip.Addr `toml:"connect_ip"`
+	// BindTo is the source address; zero = chosen by the kernel.
+	BindTo netip.Addr `toml:"bindto"`
+	// ConnectTimeout bounds the wait for the reply. Default 5s.
+	ConnectTimeout Duration `toml:"connect_timeout"`
+	// Retry, DelayBeforeRetry and Warmup as in CheckConnect.
+	Retry            int      `toml:"retry" alias:"nb_get_retry"`
+	DelayBeforeRetry Duration `toml:"delay_before_retry"`
+	Warmup           Duration `toml:"warmup"`
+}
+
+// SetDefaults sets the defaults of a ping_check.
+func (p *PingCheck) SetDefaults() {
+	var c CheckConnect
+	c.SetDefaults()
+	p.ConnectTimeout, p.Retry, p.DelayBeforeRetry = c.ConnectTimeout, c.Retry, c.DelayBeforeRetry
+}
+
+// Connect returns the ping_check's settings as a CheckConnect without
+// ports.
+func (p PingCheck) Connect() CheckConnect {
+	return CheckConnect{ConnectIP: p.ConnectIP, BindTo: p.BindTo, ConnectTimeout: p.ConnectTimeout,
+		Retry: p.Retry, DelayBeforeRetry: p.DelayBeforeRetry, Warmup: p.Warmup}
+}
+
+// SMTPCheck is one [[…real_server.smtp_check]]: an SMTP greeting, HELO and
+// QUIT.
+type SMTPCheck struct {
+	CheckConnect
+	// HeloName is sent with HELO. Default keepalived's
+	// "smtpchecker.keepalived.org".
+	HeloName string `toml:"helo_name"`
+}
+
+// SetDefaults sets the defaults of an smtp_check.
+func (s *SMTPCheck) SetDefaults() {
+	s.CheckConnect.SetDefaults()
+	s.HeloName = "smtpchecker.keepalived.org"
+}
+
+// FileCheck is one [[…real_server.file_check]]: the real follows the
+// number in a [[track_file]].
+type FileCheck struct {
+	// TrackFile names the [[track_file]]. Required.
+	TrackFile string `toml:"track_file"`
+	// Weight multiplies the number (-2147483647..2147483647); Reverse
+	// negates it. When the file_check sets no weight, both come from the
+	// track_file (Load fills them in; a Config built in code sets them).
+	Weight  int  `toml:"weight"`
+	Reverse bool `toml:"reverse"`
 }

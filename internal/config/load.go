@@ -438,6 +438,12 @@ func (c *Config) complete() {
 			}
 		}
 	}
+	trackFiles := map[string]TrackFile{}
+	for _, f := range c.TrackFiles {
+		if _, dup := trackFiles[f.Name]; !dup {
+			trackFiles[f.Name] = f
+		}
+	}
 	for i := range c.VirtualServers {
 		vs := &c.VirtualServers[i]
 		vs.Protocol = strings.ToUpper(vs.Protocol)
@@ -468,10 +474,40 @@ func (c *Config) complete() {
 				if rs.HTTPGet[k].ConnectPort == 0 {
 					rs.HTTPGet[k].ConnectPort = port
 				}
+				rs.HTTPGet[k].HTTPProtocol = strings.ToUpper(rs.HTTPGet[k].HTTPProtocol)
 			}
 			for k := range rs.SSLGet {
 				if rs.SSLGet[k].ConnectPort == 0 {
 					rs.SSLGet[k].ConnectPort = port
+				}
+				rs.SSLGet[k].HTTPProtocol = strings.ToUpper(rs.SSLGet[k].HTTPProtocol)
+			}
+			for k := range rs.DNSCheck {
+				d := &rs.DNSCheck[k]
+				if d.ConnectPort == 0 {
+					d.ConnectPort = port
+				}
+				d.Type = strings.ToUpper(d.Type)
+				// keepalived retries a DNS_CHECK after its delay_loop.
+				if d.DelayBeforeRetry.Duration == 0 && !c.src.has(joinKey(indexKey(joinKey(rsKey, "dns_check"), k), "delay_before_retry")) {
+					d.DelayBeforeRetry = vs.DelayLoop
+				}
+			}
+			for k := range rs.UDPCheck {
+				if rs.UDPCheck[k].ConnectPort == 0 {
+					rs.UDPCheck[k].ConnectPort = port
+				}
+			}
+			for k := range rs.SMTPCheck {
+				if rs.SMTPCheck[k].ConnectPort == 0 {
+					rs.SMTPCheck[k].ConnectPort = port
+				}
+			}
+			for k := range rs.FileCheck {
+				f := &rs.FileCheck[k]
+				fk := indexKey(joinKey(rsKey, "file_check"), k)
+				if tf, ok := trackFiles[f.TrackFile]; ok && c.src != nil && !c.src.has(joinKey(fk, "weight")) {
+					f.Weight, f.Reverse = tf.Weight, tf.Reverse
 				}
 			}
 			for k := range rs.TCPCheck {

@@ -173,7 +173,8 @@ func TestSeed(t *testing.T) {
 				ConnectPort: 80, ConnectTimeout: Seconds(20), Retry: 10,
 				DelayBeforeRetry: Seconds(30),
 			},
-			URLs: []URL{{Path: "/icons/unknown.gif", StatusCodes: StatusCodes{{200, 200}}}},
+			URLs:         []URL{{Path: "/icons/unknown.gif", StatusCodes: StatusCodes{{200, 200}}}},
+			HTTPProtocol: "1.1",
 		}
 		if !reflect.DeepEqual(h, want) {
 			t.Errorf("real_server[%d].http_get[0] = %+v, want %+v", i, h, want)
@@ -321,6 +322,7 @@ path = "/"
 				HTTPGet: []HTTPGet{{
 					CheckConnect: CheckConnect{ConnectPort: 80, ConnectTimeout: Seconds(5), Retry: 1, DelayBeforeRetry: Seconds(1)},
 					URLs:         []URL{{Path: "/", StatusCodes: StatusCodes{{200, 299}}}},
+					HTTPProtocol: "1.1",
 				}},
 			}},
 		}},

@@ -2,14 +2,17 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/mail"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/xlb/xlb/healthd"
 	"github.com/xlb/xlb/internal/notify"
 )
 
@@ -48,6 +51,7 @@ func (c *Config) validate() []*Error {
 	v.gateway()
 	v.sync()
 	v.scripts()
+	v.trackFiles()
 	v.instances()
 	v.syncGroups()
 	v.services()
@@ -388,8 +392,33 @@ func (v *validator) scripts() {
 	}
 }
 
+func (v *validator) trackFiles() {
+	seen := map[string]int{}
+	for i, f := range v.c.TrackFiles {
+		key := indexKey("track_file", i)
+		k := func(name string) string { return joinKey(key, name) }
+		v.name(key, f.Name, "track_file", seen, i)
+		switch {
+		case f.File == "":
+			v.missing(k("file"))
+		case !filepath.IsAbs(f.File):
+			v.errorf(k("file"), "must be an absolute path, got %q", f.File)
+		}
+		v.intRange(k("weight"), f.Weight, -254, 254)
+		if !f.InitFile {
+			if f.InitValue != 0 {
+				v.errorf(k("init_value"), "has no effect without init_file = true")
+			}
+			if f.InitOverwrite {
+				v.errorf(k("init_overwrite"), "has no effect without init_file = true")
+			}
+		}
+		v.intRange(k("init_value"), f.InitValue, math.MinInt32, math.MaxInt32)
+	}
+}
+
 // name checks the name of element i of a named section (vrrp_script,
-// vrrp_instance, vrrp_sync_group): present, one word, unique.
+// track_file, vrrp_instance, vrrp_sync_group): present, one word, unique.
 func (v *validator) name(key, name, section string, seen map[string]int, i int) {
 	nk := joinKey(key, "name")
 	switch {
@@ -777,6 +806,30 @@ func (v *validator) reals(key string, vs VirtualServer, addrOK bool) {
 		for c, t := range rs.TCPCheck {
 			v.connect(indexKey(k("tcp_check"), c), t.CheckConnect)
 		}
+		for c, d := range rs.DNSCheck {
+			dk := indexKey(k("dns_check"), c)
+			v.connect(dk, d.CheckConnect)
+			if _, err := healthd.ParseDNSName(d.Name); err != nil {
+				v.errorf(joinKey(dk, "name"), "%s", err)
+			}
+			v.oneOf(joinKey(dk, "type"), d.Type, dnsTypes)
+		}
+		for c, u := range rs.UDPCheck {
+			v.udpCheck(indexKey(k("udp_check"), c), u)
+		}
+		for c, p := range rs.PingCheck {
+			v.connect(indexKey(k("ping_check"), c), p.Connect())
+		}
+		for c, m := range rs.SMTPCheck {
+			mk := indexKey(k("smtp_check"), c)
+			v.connect(mk, m.CheckConnect)
+			if m.HeloName == "" || strings.ContainsAny(m.HeloName, " \t\r\n") {
+				v.errorf(joinKey(mk, "helo_name"), "must be one word, got %q", m.HeloName)
+			}
+		}
+		for c, f := range rs.FileCheck {
+			v.fileCheck(indexKey(k("file_check"), c), f)
+		}
 		for c, m := range rs.MiscCheck {
 			mk := indexKey(k("misc_check"), c)
 			pk := joinKey(mk, "misc_path")
@@ -808,8 +861,53 @@ func (v *validator) connect(key string, c CheckConnect) {
 	v.nonNegative(k("warmup"), c.Warmup)
 }
 
+var dnsTypes = []string{"A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"}
+
+func (v *validator) udpCheck(key string, u UDPCheck) {
+	k := func(name string) string { return joinKey(key, name) }
+	v.connect(key, u.CheckConnect)
+	if u.Payload != "" {
+		if _, _, err := healthd.ParseHex(u.Payload, false); err != nil {
+			v.errorf(k("payload"), "must be hex (\"0a 1b2c\"): %s", err)
+		}
+	}
+	if u.RequireReply.Data != "" {
+		if _, _, err := healthd.ParseHex(u.RequireReply.Data, true); err != nil {
+			v.errorf(k("require_reply"), "must be true, false or hex with x for any nibble (\"0a 1b xx\"): %s", err)
+		}
+	}
+	minOK := v.intRange(k("min_reply_length"), u.MinReplyLength, 0, 65535)
+	maxOK := v.intRange(k("max_reply_length"), u.MaxReplyLength, 1, 65535)
+	if minOK && maxOK && u.MinReplyLength > u.MaxReplyLength {
+		v.errorf(k("min_reply_length"), "%d is more than max_reply_length %d: no reply could pass", u.MinReplyLength, u.MaxReplyLength)
+	}
+	if !u.RequireReply.Required {
+		if minOK && u.MinReplyLength != 0 {
+			v.errorf(k("min_reply_length"), "has no effect without require_reply")
+		}
+		if maxOK && u.MaxReplyLength != 255 {
+			v.errorf(k("max_reply_length"), "has no effect without require_reply")
+		}
+	}
+}
+
+func (v *validator) fileCheck(key string, f FileCheck) {
+	k := func(name string) string { return joinKey(key, name) }
+	switch {
+	case f.TrackFile == "":
+		v.missing(k("track_file"))
+	case !slices.ContainsFunc(v.c.TrackFiles, func(t TrackFile) bool { return t.Name == f.TrackFile }):
+		v.errorf(k("track_file"), "unknown track_file %q", f.TrackFile)
+	}
+	v.intRange(k("weight"), f.Weight, -math.MaxInt32, math.MaxInt32)
+	if v.src.has(k("reverse")) && !v.src.has(k("weight")) {
+		v.errorf(k("reverse"), "needs weight in this file_check (without weight, weight and reverse come from the track_file)")
+	}
+}
+
 func (v *validator) httpGet(key string, h HTTPGet) {
 	v.connect(key, h.CheckConnect)
+	v.oneOf(joinKey(key, "http_protocol"), h.HTTPProtocol, []string{"1.0", "1.0C", "1.1"})
 	uk := joinKey(key, "url")
 	if len(h.URLs) == 0 {
 		v.errorAt(uk, key, "at least one url is required")
@@ -837,6 +935,13 @@ func (v *validator) httpGet(key string, h HTTPGet) {
 		}
 		if u.Digest != "" && !isMD5Hex(u.Digest) {
 			v.errorf(joinKey(k, "digest"), "must be an MD5 digest (32 hex digits), got %q", u.Digest)
+		}
+		if u.Regex != "" {
+			if _, err := healthd.CompileRegex(u.Regex); err != nil {
+				v.errorf(joinKey(k, "regex"), "%s", err)
+			}
+		} else if u.RegexNoMatch {
+			v.errorf(joinKey(k, "regex_no_match"), "has no effect without regex")
 		}
 	}
 }

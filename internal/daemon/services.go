@@ -300,6 +300,30 @@ func healthServices(cfg *config.Config, master bool) ([]healthd.VirtualServer, e
 					Warmup:      c.Warmup.Duration,
 				})
 			}
+			for _, c := range rs.DNSCheck {
+				hc := healthd.Check{Type: healthd.DNSCheck, DNSType: c.Type, DNSName: c.Name}
+				connect(&hc, c.CheckConnect)
+				hr.Checks = append(hr.Checks, hc)
+			}
+			for _, c := range rs.UDPCheck {
+				hc := healthd.Check{Type: healthd.UDPCheck, Payload: c.Payload, RequireReply: c.RequireReply.Required,
+					ReplyData: c.RequireReply.Data, MinReplyLength: c.MinReplyLength, MaxReplyLength: c.MaxReplyLength}
+				connect(&hc, c.CheckConnect)
+				hr.Checks = append(hr.Checks, hc)
+			}
+			for _, c := range rs.PingCheck {
+				hc := healthd.Check{Type: healthd.PingCheck}
+				connect(&hc, c.Connect())
+				hr.Checks = append(hr.Checks, hc)
+			}
+			for _, c := range rs.SMTPCheck {
+				hc := healthd.Check{Type: healthd.SMTPCheck, HeloName: c.HeloName}
+				connect(&hc, c.CheckConnect)
+				hr.Checks = append(hr.Checks, hc)
+			}
+			for _, c := range rs.FileCheck {
+				hr.Checks = append(hr.Checks, fileCheck(cfg, c))
+			}
 			hv.Reals = append(hv.Reals, hr)
 		}
 		out = append(out, hv)
@@ -321,14 +345,26 @@ func connect(hc *healthd.Check, c config.CheckConnect) {
 	hc.Warmup = c.Warmup.Duration
 }
 
+// fileCheck resolves a file_check's track_file.
+func fileCheck(cfg *config.Config, c config.FileCheck) healthd.Check {
+	hc := healthd.Check{Type: healthd.FileCheck, TrackFile: c.TrackFile, FileWeight: c.Weight, FileReverse: c.Reverse}
+	for _, f := range cfg.TrackFiles {
+		if f.Name == c.TrackFile {
+			hc.FilePath, hc.InitFile, hc.InitValue, hc.InitOverwrite = f.File, f.InitFile, f.InitValue, f.InitOverwrite
+			break
+		}
+	}
+	return hc
+}
+
 func httpCheck(t healthd.CheckType, c config.HTTPGet, vs config.VirtualServer) healthd.Check {
-	hc := healthd.Check{Type: t, VirtualHost: c.VirtualHost}
+	hc := healthd.Check{Type: t, VirtualHost: c.VirtualHost, HTTPProtocol: c.HTTPProtocol}
 	if hc.VirtualHost == "" {
 		hc.VirtualHost = vs.VirtualHost
 	}
 	connect(&hc, c.CheckConnect)
 	for _, u := range c.URLs {
-		hu := healthd.URL{Path: u.Path, Digest: strings.ToLower(u.Digest), VirtualHost: u.VirtualHost}
+		hu := healthd.URL{Path: u.Path, Digest: strings.ToLower(u.Digest), VirtualHost: u.VirtualHost, Regex: u.Regex, RegexNoMatch: u.RegexNoMatch}
 		for _, r := range u.StatusCodes {
 			hu.StatusCodes = append(hu.StatusCodes, healthd.StatusRange{Min: r.Min, Max: r.Max})
 		}
