@@ -163,24 +163,26 @@ type converter struct {
 	mailTo          bool     // notification_email has addresses
 	mailServer      bool     // smtp_server is set
 
-	syncIface     string
-	syncNode      *Node
-	syncInstance  string // lvs_sync_daemon's vrrp_instance argument
-	instanceNames map[string]bool
-	memberOf      map[string]string // vrrp_instance → its sync group
-	scriptNames   map[string]bool
-	instances     []*instance
-	services      []*service
-	firstService  *Node
+	syncIface      string
+	syncNode       *Node
+	syncInstance   string // lvs_sync_daemon's vrrp_instance argument
+	instanceNames  map[string]bool
+	memberOf       map[string]string // vrrp_instance → its sync group
+	scriptNames    map[string]bool
+	trackFileNames map[string]bool // track_file blocks with a file
+	instances      []*instance
+	services       []*service
+	firstService   *Node
 }
 
 func newConverter(f *File, rules *Rules) *converter {
 	c := &converter{
-		file:          f,
-		rules:         rules,
-		garpDefaults:  map[string]*Node{},
-		instanceNames: map[string]bool{},
-		scriptNames:   map[string]bool{},
+		file:           f,
+		rules:          rules,
+		garpDefaults:   map[string]*Node{},
+		instanceNames:  map[string]bool{},
+		scriptNames:    map[string]bool{},
+		trackFileNames: map[string]bool{},
 	}
 	c.findings = append(c.findings, f.Findings...)
 	return c
@@ -430,6 +432,11 @@ func (c *converter) convert() {
 			if len(n.Args) > 0 && slices.ContainsFunc(n.Block, func(k *Node) bool { return k.Keyword == "script" }) {
 				c.scriptNames[n.Args[0]] = true
 			}
+		case "track_file", "vrrp_track_file":
+			// keepalived ignores a track_file without file.
+			if len(n.Args) > 0 && slices.ContainsFunc(n.Block, func(k *Node) bool { return k.Keyword == "file" }) {
+				c.trackFileNames[n.Args[0]] = true
+			}
 		}
 	}
 	// global_defs sets defaults for what follows, wherever it is.
@@ -457,6 +464,8 @@ func (c *converter) convert() {
 			c.vrrpInstance(n)
 		case "virtual_server":
 			c.virtualServer(n)
+		case "track_file", "vrrp_track_file":
+			c.trackFile(n)
 		default:
 			if reason, ok := rootUnsupported[n.Keyword]; ok {
 				t := &table{origin: n.Pos}

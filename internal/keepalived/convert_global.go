@@ -24,8 +24,6 @@ var rootUnsupported = map[string]string{
 	"child_wait_time":          "a keepalived process setting",
 	"SSL":                      "xlb's ssl_get presents no client certificate",
 	"bfd_instance":             "xlb has no BFD",
-	"track_file":               "xlb has no track files",
-	"vrrp_track_file":          "xlb has no track files",
 	"vrrp_track_process":       "xlb has no process tracking",
 	"track_process":            "xlb has no process tracking",
 	"interface_up_down_delays": "xlb has no interface up/down debouncing",

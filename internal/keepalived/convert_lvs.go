@@ -33,13 +33,8 @@ var rsUnsupported = map[string]string{
 	"uthreshold":   "xlb has no connection thresholds",
 	"lthreshold":   "xlb has no connection thresholds",
 	"snmp_name":    "xlb has no SNMP",
-	"SMTP_CHECK":   "xlb has HTTP_GET, SSL_GET, TCP_CHECK and MISC_CHECK health checks",
-	"DNS_CHECK":    "xlb has HTTP_GET, SSL_GET, TCP_CHECK and MISC_CHECK health checks",
-	"UDP_CHECK":    "xlb has HTTP_GET, SSL_GET, TCP_CHECK and MISC_CHECK health checks",
-	"PING_CHECK":   "xlb has HTTP_GET, SSL_GET, TCP_CHECK and MISC_CHECK health checks",
-	"FILE_CHECK":   "xlb has HTTP_GET, SSL_GET, TCP_CHECK and MISC_CHECK health checks",
-	"BFD_CHECK":    "xlb has HTTP_GET, SSL_GET, TCP_CHECK and MISC_CHECK health checks",
-	"SMTP_CHECKER": "xlb has HTTP_GET, SSL_GET, TCP_CHECK and MISC_CHECK health checks",
+	"BFD_CHECK":    "xlb has no BFD",
+	"SMTP_CHECKER": "not a keepalived 2.2.7 checker (SMTP_CHECK is)",
 }
 
 // checkerUnsupported are health check keywords xlb has no equivalent for.
@@ -47,7 +42,6 @@ var checkerUnsupported = map[string]string{
 	"bind_if":          "xlb binds health checks by address (bindto) only",
 	"fwmark":           "xlb marks no health check packets",
 	"log_all_failures": "xlb logs every state change of a real",
-	"http_protocol":    "xlb's HTTP checks speak HTTP/1.1",
 	"sni_name":         "xlb sends the virtualhost as SNI",
 	"fast_recovery":    "xlb's checks have no fast recovery",
 	"tls_compliant":    "xlb's TLS checks close connections as TLS says",
@@ -55,12 +49,9 @@ var checkerUnsupported = map[string]string{
 
 // urlUnsupported are url keywords xlb has no equivalent for.
 var urlUnsupported = map[string]string{
-	"regex":            "xlb checks the status code and digest only",
-	"regex_no_match":   "xlb checks the status code and digest only",
-	"regex_options":    "xlb checks the status code and digest only",
-	"regex_min_offset": "xlb checks the status code and digest only",
-	"regex_max_offset": "xlb checks the status code and digest only",
-	"regex_stack":      "xlb checks the status code and digest only",
+	"regex_min_offset": "xlb matches the regex against the whole body",
+	"regex_max_offset": "xlb matches the regex against the whole body",
+	"regex_stack":      "xlb's regular expressions (Go's RE2) need no match stack",
 	"tls_compliant":    "xlb's TLS checks close connections as TLS says",
 }
 
@@ -513,6 +504,24 @@ func (c *converter) realServer(n *Node, svc netip.Addr, svcPort int, vs *vsConte
 			if ct := c.miscCheck(t, k, rs); ct != nil {
 				t.subs = append(t.subs, ct)
 			}
+		case "DNS_CHECK":
+			if ct := c.dnsCheck(k, rs); ct != nil {
+				t.subs = append(t.subs, ct)
+			}
+		case "UDP_CHECK":
+			if ct := c.udpCheck(k, rs); ct != nil {
+				t.subs = append(t.subs, ct)
+			}
+		case "PING_CHECK":
+			if ct := c.pingCheck(k, rs); ct != nil {
+				t.subs = append(t.subs, ct)
+			}
+		case "SMTP_CHECK":
+			t.subs = append(t.subs, c.smtpCheck(k, rs)...)
+		case "FILE_CHECK":
+			if ct := c.fileCheck(t, k, rs); ct != nil {
+				t.subs = append(t.subs, ct)
+			}
 		default:
 			if reason, ok := rsUnsupported[k.Keyword]; ok {
 				c.unsupported(t, k, "%s", reason)
@@ -654,6 +663,18 @@ func (c *converter) httpCheck(n *Node, rs *rsContext) *table {
 			if c.leaf(k, 1, 1) {
 				c.set(t, k, "virtualhost", tomlString(k.Args[0]))
 			}
+		case "http_protocol":
+			if !c.leaf(k, 1, 1) {
+				continue
+			}
+			switch k.Args[0] {
+			case "1.0", "1.1":
+				c.set(t, k, "http_protocol", tomlString(k.Args[0]))
+			case "1.0C", "1.0c":
+				c.set(t, k, "http_protocol", `"1.0C"`)
+			default:
+				c.errorf(k, "expected 1.0, 1.0C or 1.1, got %q", k.Args[0])
+			}
 		case "enable_sni":
 			if !c.leaf(k, 0, 1) {
 				continue
@@ -701,6 +722,8 @@ func (c *converter) url(n *Node, parent string) *table {
 	}
 	t := &table{header: parent + ".url", array: true, origin: n.Pos, lead: opComments(n.Comments), comment: trailingComment(n.Comment)}
 	path := false
+	var regex, noMatch *Node
+	var options []*Node
 	for _, k := range n.Block {
 		switch k.Keyword {
 		case "path":
@@ -734,6 +757,18 @@ func (c *converter) url(n *Node, parent string) *table {
 			if c.leaf(k, 1, 1) {
 				c.set(t, k, "virtualhost", tomlString(k.Args[0]))
 			}
+		case "regex":
+			if c.leaf(k, 1, 1) {
+				regex = k
+			}
+		case "regex_no_match":
+			if c.leaf(k, 0, 0) {
+				noMatch = k
+			}
+		case "regex_options":
+			if c.leaf(k, 1, -1) {
+				options = append(options, k)
+			}
 		default:
 			if reason, ok := urlUnsupported[k.Keyword]; ok {
 				c.unsupported(t, k, "%s", reason)
@@ -746,6 +781,7 @@ func (c *converter) url(n *Node, parent string) *table {
 		c.errorf(n, "url has no path")
 		return nil
 	}
+	c.urlRegex(t, regex, noMatch, options)
 	t.items = append(t.items, &item{lead: opComments(n.EndComments), origin: n.End})
 	return t
 }

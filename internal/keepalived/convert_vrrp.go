@@ -21,7 +21,7 @@ var instanceUnsupported = map[string]string{
 	"old_unicast_checksum":       "xlb computes VRRPv3 checksums as RFC 5798 says",
 	"vrf":                        "xlb has no VRF support",
 	"dont_track_primary":         "xlb always tracks the instance's interface",
-	"track_file":                 "xlb has no track files",
+	"track_file":                 "xlb's VRRP does not track files yet (a [[track_file]] serves file_check only)",
 	"track_process":              "xlb has no process tracking",
 	"track_bfd":                  "xlb has no BFD",
 	"mcast_src_ip":               "xlb sends multicast advertisements from the interface's primary address",
@@ -58,7 +58,7 @@ var instanceUnsupported = map[string]string{
 var groupUnsupported = map[string]string{
 	"track_interface":            "xlb tracks interfaces per vrrp_instance; put track_interface in the instances",
 	"track_script":               "xlb tracks scripts per vrrp_instance; put track_script in the instances",
-	"track_file":                 "xlb has no track files",
+	"track_file":                 "xlb's VRRP does not track files yet (a [[track_file]] serves file_check only)",
 	"track_process":              "xlb has no process tracking",
 	"track_bfd":                  "xlb has no BFD",
 	"global_tracking":            "xlb tracks per vrrp_instance",

@@ -301,8 +301,8 @@ func TestCorpusUnsupported(t *testing.T) {
 		}
 	}
 	for _, kw := range []string{
-		"virtual_server_group", "virtual_server", "SMTP_CHECK", "BFD_CHECK", "DNS_CHECK", "authentication", "use_vmac",
-		"lb_algo", "static_ipaddress", "track_file", "regex", "http_protocol", "MISC_CHECK", "inhibit_on_failure",
+		"virtual_server_group", "virtual_server", "BFD_CHECK", "authentication", "use_vmac",
+		"lb_algo", "static_ipaddress", "track_file", "regex", "regex_stack", "MISC_CHECK", "inhibit_on_failure",
 		"enable_snmp_vrrp", "lvs_sync_daemon", "-A INPUT -p tcp --dport 22 -j ACCEPT", ":INPUT DROP",
 	} {
 		if !reported[kw] {
@@ -314,7 +314,7 @@ func TestCorpusUnsupported(t *testing.T) {
 		"# xlb: not imported: virtual_server fwmark 1 (",
 		"# xlb: not imported: virtual_server 203.0.113.20 25 (lb_kind DR: xlb forwards by NAT only):",
 		"# xlb: not imported: virtual_server 203.0.113.20 443 (lvs_method TUN: xlb forwards by NAT only):",
-		"# xlb: not imported: SMTP_CHECK (",
+		"# xlb: not imported: BFD_CHECK (",
 		"#       auth_type AH",
 	} {
 		if !strings.Contains(out, want) {
@@ -324,5 +324,76 @@ func TestCorpusUnsupported(t *testing.T) {
 	c := res.Config
 	if len(c.VirtualServers) != 1 || len(c.VRRPInstances) != 1 || len(c.Gateway.Masquerade) != 1 {
 		t.Errorf("imported %d services, %d instances, %d masquerade rules", len(c.VirtualServers), len(c.VRRPInstances), len(c.Gateway.Masquerade))
+	}
+}
+
+// TestCorpusCheckers checks what the DNS, UDP, PING, SMTP and FILE checks,
+// track files and HTTP extras of testdata/corpus/checkers mean to xlb.
+func TestCorpusCheckers(t *testing.T) {
+	res := importCorpus(t, "testdata/corpus/checkers")
+	c := res.Config
+	if n := res.Unsupported(); n != 0 {
+		t.Errorf("%d unsupported findings:\n%s", n, findingsText(res.Findings))
+	}
+	if len(c.TrackFiles) != 2 {
+		t.Fatalf("track files %+v, want maint and drain (nofile has no file)", c.TrackFiles)
+	}
+	if f := c.TrackFiles[0]; f.Name != "maint" || f.File != "/run/xlb/maint" || f.Weight != -10 || f.Reverse || !f.InitFile || f.InitValue != 0 || f.InitOverwrite {
+		t.Errorf("track_file maint = %+v", f)
+	}
+	if f := c.TrackFiles[1]; f.Name != "drain" || f.Weight != 0 || !f.Reverse || !f.InitFile || f.InitValue != 1 || !f.InitOverwrite {
+		t.Errorf("track_file drain = %+v", f)
+	}
+
+	rs := c.VirtualServers[0].RealServers[0]
+	if len(rs.DNSCheck) != 2 || len(rs.UDPCheck) != 2 || len(rs.PingCheck) != 1 || len(rs.FileCheck) != 2 {
+		t.Fatalf("real 192.0.2.100 checks: %+v", rs)
+	}
+	// The service's retry 2 applies to checks that set none; DNS_CHECK's
+	// delay_before_retry is the delay_loop; the first name wins.
+	d0, d1 := rs.DNSCheck[0], rs.DNSCheck[1]
+	if d0.Type != "A" || d0.Name != "www.example.com" || d0.Retry != 2 || d0.DelayBeforeRetry.Duration != 10*time.Second || d0.ConnectTimeout.Duration != 2*time.Second || d0.ConnectPort != 53 {
+		t.Errorf("dns_check[0] = %+v", d0)
+	}
+	if d1.Type != "SOA" || d1.Name != "example.com" {
+		t.Errorf("dns_check[1] = %+v", d1)
+	}
+	u0, u1 := rs.UDPCheck[0], rs.UDPCheck[1]
+	if u0.Payload != "0a 1b2c" || u0.RequireReply != (config.RequireReply{Required: true, Data: "0a xx"}) || u0.MinReplyLength != 2 || u0.MaxReplyLength != 512 {
+		t.Errorf("udp_check[0] = %+v", u0)
+	}
+	if u1.ConnectPort != 5353 || u1.RequireReply.Required || u1.MinReplyLength != 0 {
+		t.Errorf("udp_check[1] = %+v", u1)
+	}
+	if p := rs.PingCheck[0]; p.ConnectIP != netip.MustParseAddr("192.0.2.110") || p.Retry != 3 {
+		t.Errorf("ping_check = %+v", p)
+	}
+	if f := rs.FileCheck[0]; f.TrackFile != "maint" || f.Weight != -10 || f.Reverse {
+		t.Errorf("file_check[0] = %+v (weight from the track file)", f)
+	}
+	if f := rs.FileCheck[1]; f.TrackFile != "drain" || f.Weight != 5 || !f.Reverse {
+		t.Errorf("file_check[1] = %+v", f)
+	}
+
+	// SMTP_CHECK with connection settings is a check; one with host blocks
+	// only is one check per host, with the block's timers.
+	smtp := c.VirtualServers[1].RealServers[0].SMTPCheck
+	if len(smtp) != 3 {
+		t.Fatalf("%d smtp_checks, want 3", len(smtp))
+	}
+	if s := smtp[0]; s.HeloName != "lb1.example.com" || s.ConnectTimeout.Duration != 3*time.Second || s.ConnectPort != 25 {
+		t.Errorf("smtp_check[0] = %+v", s)
+	}
+	if s := smtp[1]; s.ConnectIP != netip.MustParseAddr("192.0.2.102") || s.ConnectPort != 25 || s.Retry != 4 || s.HeloName != "smtpchecker.keepalived.org" {
+		t.Errorf("smtp_check[1] = %+v", s)
+	}
+	if s := smtp[2]; s.ConnectIP != netip.MustParseAddr("192.0.2.103") || s.ConnectPort != 587 || s.ConnectTimeout.Duration != 7*time.Second || s.Retry != 4 {
+		t.Errorf("smtp_check[2] = %+v", s)
+	}
+
+	h := c.VirtualServers[2].RealServers[0].HTTPGet[0]
+	if h.HTTPProtocol != "1.0C" || h.URLs[0].Regex != "(?im)status: *ok" || h.URLs[0].RegexNoMatch ||
+		h.URLs[1].Regex != "maintenance" || !h.URLs[1].RegexNoMatch {
+		t.Errorf("http_get = %+v", h)
 	}
 }

@@ -11,9 +11,10 @@
 // fails instead of looping.
 //
 // Convert maps the tree onto xlb's configuration (package config):
-// global_defs to [global], vrrp_script, vrrp_sync_group and vrrp_instance to
-// their arrays of tables, virtual_server with its real_servers and
-// HTTP_GET, SSL_GET, TCP_CHECK and MISC_CHECK checks, lvs_sync_daemon and
+// global_defs to [global], vrrp_script, track_file, vrrp_sync_group and
+// vrrp_instance to their arrays of tables, virtual_server with its
+// real_servers and HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, DNS_CHECK,
+// UDP_CHECK, PING_CHECK, SMTP_CHECK and FILE_CHECK checks, lvs_sync_daemon and
 // lvs_sync_daemon_interface to [sync], and an iptables-save file's
 // masquerade rules (ParseIPTables) to [gateway]. It spells out what
 // keepalived decides by itself (the address owner's state and priority,
