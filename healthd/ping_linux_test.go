@@ -13,10 +13,12 @@ import (
 	"github.com/vishvananda/netns"
 )
 
+// needRoot skips tests that need root (raw ICMP sockets, network
+// namespaces), and under -short, which runs what needs neither.
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (raw ICMP sockets, network namespaces)")
+	if testing.Short() || os.Geteuid() != 0 {
+		t.Skip("needs root (raw ICMP sockets, network namespaces); not run with -short")
 	}
 }
 
