@@ -59,6 +59,17 @@ func (f *fileChecker) Check(context.Context) (int, error) {
 	return int(w), nil
 }
 
+// ReadTrackFile reads the number in a track file as keepalived does (see
+// fileChecker); ok is false when the number is out of range and must be
+// ignored (the last value read stays). VRRP's track_file uses it too.
+func ReadTrackFile(path string) (v int64, ok bool) { return readTrackFile(path) }
+
+// InitTrackFile is keepalived's init_file: write value to path when it
+// does not exist, or (overwrite) when first is set, atomically.
+func InitTrackFile(path string, value int, overwrite, first bool) error {
+	return initTrackFile(path, value, overwrite, first)
+}
+
 // readTrackFile reads the number in a track file; ok is false when the
 // number is out of range and must be ignored.
 func readTrackFile(path string) (v int64, ok bool) {

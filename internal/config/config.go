@@ -232,9 +232,11 @@ func (s *Sync) SetDefaults() {
 }
 
 // TrackFile is one [[track_file]]: keepalived's track_file block, a file
-// holding a number that file_check health checks follow.
+// holding a number that file_check health checks and vrrp_instance
+// track_file entries follow.
 type TrackFile struct {
-	// Name is what file_check's track_file refers to. Required, unique.
+	// Name is what file_check's and vrrp_instance's track_file refer to.
+	// Required, unique.
 	Name string `toml:"name"`
 	// File is the file's absolute path. Required.
 	File string `toml:"file"`
@@ -363,6 +365,11 @@ type VRRPInstance struct {
 	TrackInterface []TrackInterface `toml:"track_interface"`
 	// TrackScript entries ("NAME" or "NAME weight N") naming vrrp_scripts.
 	TrackScript []TrackScript `toml:"track_script"`
+	// TrackFile entries ("NAME", "NAME weight N [reverse]") naming
+	// [[track_file]]s: the number in the file times the weight moves the
+	// priority; -254 or less (or, with weight 0, any non-zero number) puts
+	// the instance in FAULT.
+	TrackFile []TrackFileRef `toml:"track_file"`
 	NotifyScripts
 	// GARPMasterDelay is the delay before the second set of gratuitous ARPs
 	// after becoming master. Default 5s.

@@ -444,6 +444,14 @@ func (c *Config) complete() {
 			trackFiles[f.Name] = f
 		}
 	}
+	for i := range c.VRRPInstances {
+		for j := range c.VRRPInstances[i].TrackFile {
+			t := &c.VRRPInstances[i].TrackFile[j]
+			if tf, ok := trackFiles[t.Name]; ok && !t.WeightSet {
+				t.Weight, t.Reverse = tf.Weight, tf.Reverse
+			}
+		}
+	}
 	for i := range c.VirtualServers {
 		vs := &c.VirtualServers[i]
 		vs.Protocol = strings.ToUpper(vs.Protocol)

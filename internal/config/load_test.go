@@ -222,6 +222,10 @@ func TestFullFixture(t *testing.T) {
 	if !reflect.DeepEqual(v4.TrackScript, wantTrack) {
 		t.Errorf("track_script = %+v, want %+v (weights resolved from vrrp_script)", v4.TrackScript, wantTrack)
 	}
+	wantFiles := []TrackFileRef{{Name: "maint", Weight: -2}, {Name: "drain", Weight: -60, Reverse: true, WeightSet: true}}
+	if !reflect.DeepEqual(v4.TrackFile, wantFiles) {
+		t.Errorf("track_file = %+v, want %+v (weight resolved from [[track_file]])", v4.TrackFile, wantFiles)
+	}
 	if !reflect.DeepEqual(v4.TrackInterface, []TrackInterface{{"eth1", -50}, {"eth0", 0}}) {
 		t.Errorf("track_interface = %+v", v4.TrackInterface)
 	}

@@ -389,6 +389,47 @@ func (t TrackScript) MarshalText() ([]byte, error) {
 	return []byte(t.Name + " weight " + strconv.Itoa(t.Weight)), nil
 }
 
+// TrackFileRef is one vrrp_instance track_file entry: "NAME", "NAME
+// weight N" or "NAME weight N reverse" naming a [[track_file]]. Without a
+// weight, Weight and Reverse are the track_file's (filled in by Load).
+type TrackFileRef struct {
+	Name      string
+	Weight    int
+	Reverse   bool
+	WeightSet bool // "weight N" was given on the entry
+}
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (t *TrackFileRef) UnmarshalTOML(data any) error {
+	s, ok := data.(string)
+	if !ok {
+		return fmt.Errorf("expected a string like %q, got %s", "maint weight -10 reverse", describe(data))
+	}
+	f := strings.Fields(s)
+	rev := false
+	if n := len(f); n == 4 && (f[3] == "reverse" || f[3] == "noreverse") {
+		rev, f = f[3] == "reverse", f[:3]
+	}
+	name, w, set, err := parseTracked(strings.Join(f, " "), "maint weight -10 reverse")
+	if err != nil {
+		return fmt.Errorf("invalid entry %q (want NAME, NAME weight N or NAME weight N reverse)", s)
+	}
+	*t = TrackFileRef{Name: name, Weight: w, Reverse: rev, WeightSet: set}
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (t TrackFileRef) MarshalText() ([]byte, error) {
+	if !t.WeightSet {
+		return []byte(t.Name), nil
+	}
+	s := t.Name + " weight " + strconv.Itoa(t.Weight)
+	if t.Reverse {
+		s += " reverse"
+	}
+	return []byte(s), nil
+}
+
 func parseTracked(data any, example string) (name string, weight int, set bool, err error) {
 	s, ok := data.(string)
 	if !ok {

@@ -173,6 +173,25 @@ func TestTracked(t *testing.T) {
 			t.Errorf("track_script %#v: no error", bad)
 		}
 	}
+	var tf TrackFileRef
+	for in, want := range map[string]TrackFileRef{
+		"maint":                    {Name: "maint"},
+		"maint weight -10":         {Name: "maint", Weight: -10, WeightSet: true},
+		"maint weight 5 reverse":   {Name: "maint", Weight: 5, Reverse: true, WeightSet: true},
+		"maint weight 5 noreverse": {Name: "maint", Weight: 5, WeightSet: true},
+	} {
+		if err := tf.UnmarshalTOML(in); err != nil || tf != want {
+			t.Errorf("track_file %q = %+v, %v; want %+v", in, tf, err, want)
+		}
+		if b, _ := tf.MarshalText(); in != "maint weight 5 noreverse" && string(b) != in {
+			t.Errorf("MarshalText = %q, want %q", b, in)
+		}
+	}
+	for _, bad := range []any{"maint reverse", "maint weight 5 sideways", "maint weight", "", int64(1)} {
+		if err := tf.UnmarshalTOML(bad); err == nil {
+			t.Errorf("track_file %#v: no error", bad)
+		}
+	}
 }
 
 func TestGranularity(t *testing.T) {

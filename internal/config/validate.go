@@ -580,6 +580,20 @@ func (v *validator) instances() {
 			}
 			trackedScripts[t.Name] = j
 		}
+		trackedFiles := map[string]int{}
+		for j, t := range in.TrackFile {
+			tk := indexKey(k("track_file"), j)
+			if !slices.ContainsFunc(v.c.TrackFiles, func(f TrackFile) bool { return f.Name == t.Name }) {
+				v.errorf(tk, "unknown track_file %q", t.Name)
+			}
+			if t.Weight < -254 || t.Weight > 254 {
+				v.errorf(tk, "weight %d out of -254..254 (a VRRP priority moves by at most that)", t.Weight)
+			}
+			if prev, dup := trackedFiles[t.Name]; dup {
+				v.errorf(tk, "track_file %q is already tracked by track_file[%d]", t.Name, prev)
+			}
+			trackedFiles[t.Name] = j
+		}
 		v.notify(key, in.NotifyScripts)
 		v.nonNegative(k("garp_master_delay"), in.GARPMasterDelay)
 		v.atLeast(k("garp_master_repeat"), in.GARPMasterRepeat, 1)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/xlb/xlb/healthd"
 	"github.com/xlb/xlb/internal/api"
 	"github.com/xlb/xlb/internal/config"
 	"github.com/xlb/xlb/internal/notify"
@@ -69,10 +71,24 @@ type vrrpPart struct {
 	Instances  []config.VRRPInstance
 	SyncGroups []config.VRRPSyncGroup
 	Scripts    []config.VRRPScript
+	TrackFiles []config.TrackFile // those instances track
 }
 
 func vrrpPartOf(cfg *config.Config) vrrpPart {
-	return vrrpPart{cfg.VRRPInstances, cfg.VRRPSyncGroups, cfg.VRRPScripts}
+	return vrrpPart{cfg.VRRPInstances, cfg.VRRPSyncGroups, cfg.VRRPScripts, vrrpTrackFiles(cfg)}
+}
+
+// vrrpTrackFiles lists the [[track_file]]s some vrrp_instance tracks.
+func vrrpTrackFiles(cfg *config.Config) []config.TrackFile {
+	var out []config.TrackFile
+	for _, tf := range cfg.TrackFiles {
+		if slices.ContainsFunc(cfg.VRRPInstances, func(in config.VRRPInstance) bool {
+			return slices.ContainsFunc(in.TrackFile, func(t config.TrackFileRef) bool { return t.Name == tf.Name })
+		}) {
+			out = append(out, tf)
+		}
+	}
+	return out
 }
 
 // vrrpRunner runs the VRRP node of the current configuration and its
@@ -86,6 +102,9 @@ type vrrpRunner struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	states map[string]vrrp.State // instance -> state
+
+	initOnce sync.Once
+	initDone map[string]bool // track files initialised (init_file) by this process
 }
 
 // start runs a node for cfg (if it has instances) under ctx.
@@ -105,9 +124,20 @@ func (r *vrrpRunner) start(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	// Track files are read once before the node starts, so that an
+	// instance whose file says FAULT starts in FAULT instead of flapping.
+	var files []*trackedFile
+	for _, tf := range vrrpTrackFiles(cfg) {
+		f := r.trackFile(cfg, tf)
+		f.apply(node)
+		files = append(files, f)
+	}
 	nctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	r.node, r.cancel, r.done = node, cancel, done
+	for _, f := range files {
+		go f.run(nctx, node)
+	}
 	go func() {
 		defer close(done)
 		if err := node.Run(nctx); err != nil {
@@ -226,6 +256,94 @@ func (r *vrrpRunner) runScript(ctx context.Context, node *vrrp.Node, cfg *config
 		case <-ctx.Done():
 			return
 		case <-time.After(sc.Interval.Duration):
+		}
+	}
+}
+
+// trackedFile is a [[track_file]] that vrrp_instances track: the number
+// in it, times each instance's weight, moves the instance's priority.
+type trackedFile struct {
+	r        *vrrpRunner
+	tf       config.TrackFile
+	trackers []config.TrackFileRef // per instance, Name = the instance
+	value    int64
+	applied  bool
+}
+
+func (r *vrrpRunner) trackFile(cfg *config.Config, tf config.TrackFile) *trackedFile {
+	f := &trackedFile{r: r, tf: tf}
+	for _, in := range cfg.VRRPInstances {
+		for _, t := range in.TrackFile {
+			if t.Name == tf.Name {
+				t.Name = in.Name
+				f.trackers = append(f.trackers, t)
+			}
+		}
+	}
+	if tf.InitFile {
+		r.initOnce.Do(func() { r.initDone = map[string]bool{} })
+		first := !r.initDone[tf.File]
+		r.initDone[tf.File] = true
+		if err := healthd.InitTrackFile(tf.File, tf.InitValue, tf.InitOverwrite, first); err != nil {
+			r.d.logger.Warn("track_file", "name", tf.Name, "err", err)
+		}
+	}
+	return f
+}
+
+// trackFileState is keepalived's rule for an instance tracking a file
+// holding v: with weight 0, a non-zero number (zero with reverse) is a
+// fault; otherwise v × weight (negated with reverse) is added to the
+// priority, and -254 or less is a fault. In the node's terms: ok and the
+// weight of a tracked script.
+func trackFileState(v int64, weight int, reverse bool) (ok bool, w int) {
+	if weight == 0 {
+		return (v != 0) == reverse, 0
+	}
+	m := int64(weight)
+	if reverse {
+		m = -m
+	}
+	switch c := v * m; { // |v| ≤ 2^31, |m| ≤ 254: no overflow
+	case c <= -254:
+		return false, 0
+	case c > 0:
+		return true, int(min(c, 254))
+	default:
+		return c == 0, int(c)
+	}
+}
+
+// apply reads the file and tells the node when the number changed.
+func (f *trackedFile) apply(node *vrrp.Node) {
+	v, ok := healthd.ReadTrackFile(f.tf.File)
+	if !ok {
+		v = f.value // out of range: keepalived keeps the last value
+	}
+	if f.applied && v == f.value {
+		return
+	}
+	f.value, f.applied = v, true
+	f.r.d.logger.Info("track_file value", "name", f.tf.Name, "file", f.tf.File, "value", v)
+	for _, t := range f.trackers {
+		ok, w := trackFileState(v, t.Weight, t.Reverse)
+		if err := node.SetTrackScript(t.Name, "file:"+f.tf.Name, ok, w); err != nil {
+			f.r.d.logger.Warn("track_file", "name", f.tf.Name, "instance", t.Name, "err", err)
+		}
+	}
+}
+
+// run re-reads the file every second (keepalived watches it with
+// inotify; a second is the same order as a VRRP advertisement interval).
+func (f *trackedFile) run(ctx context.Context, node *vrrp.Node) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f.apply(node)
 		}
 	}
 }

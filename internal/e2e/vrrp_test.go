@@ -76,3 +76,45 @@ func TestTrackScriptNotifyAndMail(t *testing.T) {
 	t.Logf("maintenance over: lb1 master again after %s", took.Round(10*time.Millisecond))
 	e.waitVRRP(1, "BACKUP", 5*time.Second)
 }
+
+// TestTrackFileMovesPriority: lb1's instances track a [[track_file]]
+// (weight -1, created by init_file): writing 70 to it lowers lb1 to 130,
+// below lb2's 150, and lb2 takes over; 0 gives lb1 its addresses back;
+// 300 (≤ -254 once weighted) puts lb1 in FAULT.
+func TestTrackFileMovesPriority(t *testing.T) {
+	e := newEnv(t, 2, false)
+	prio := filepath.Join(e.dir, "prio")
+	block := fmt.Sprintf("\n[[track_file]]\nname = \"prio\"\nfile = %q\nweight = -1\ninit_file = true\n", prio)
+	lb1 := e.configFor(0, "lb1.toml",
+		`virtual_ipaddress = ["203.0.113.10/24"]`, `virtual_ipaddress = ["203.0.113.10/24"]`+"\ntrack_file = [\"prio\"]",
+		`virtual_ipaddress = ["192.0.2.1/24"]`, `virtual_ipaddress = ["192.0.2.1/24"]`+"\ntrack_file = [\"prio\"]")
+	rewrite(t, lb1, func(s string) string { return s + block })
+	e.startXlbd(0, lb1)
+	e.startXlbd(1, e.configFor(1, "lb2.toml"))
+	e.waitVRRP(0, "MASTER", 10*time.Second)
+	e.waitVRRP(1, "BACKUP", 10*time.Second)
+	if b, err := os.ReadFile(prio); err != nil || strings.TrimSpace(string(b)) != "0" {
+		t.Fatalf("init_file: %q, %v", b, err)
+	}
+
+	write := func(v string) { testutil.Must(t, os.WriteFile(prio, []byte(v+"\n"), 0o644)) }
+	write("70")
+	took := e.waitVRRP(1, "MASTER", 10*time.Second)
+	t.Logf("track file 70: lb2 master after %s", took.Round(10*time.Millisecond))
+	if p := e.statusOf(0).VRRP[0].Priority; p != 130 {
+		t.Errorf("lb1 priority %d, want 200 - 70 = 130", p)
+	}
+	e.waitVRRP(0, "BACKUP", 5*time.Second)
+
+	write("0")
+	took = e.waitVRRP(0, "MASTER", 10*time.Second)
+	t.Logf("track file 0: lb1 master again after %s", took.Round(10*time.Millisecond))
+	e.waitVRRP(1, "BACKUP", 5*time.Second)
+
+	write("300")
+	e.waitVRRP(0, "FAULT", 5*time.Second)
+	e.waitVRRP(1, "MASTER", 10*time.Second)
+	if _, err := get(e.topo.Client, vipURL); err != nil {
+		t.Errorf("through lb2 while lb1 is in FAULT: %v", err)
+	}
+}

@@ -211,3 +211,40 @@ virtual_server 192.0.2.1 80 {
 		t.Errorf("instance %+v, service %+v", in, vs)
 	}
 }
+
+// TestVRRPTrackFile: a vrrp_instance's track_file block becomes its
+// track_file entries (reverse kept), weights resolved as keepalived does.
+func TestVRRPTrackFile(t *testing.T) {
+	res, err := convertText(t, `track_file maint {
+    file /run/xlb/maint
+    weight -2
+}
+track_file drain {
+    file /run/xlb/drain
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 1
+    virtual_ipaddress {
+        203.0.113.10/24
+    }
+    track_file {
+        maint
+        drain weight 30 reverse
+    }
+}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(res.TOML), `track_file = ["maint", "drain weight 30 reverse"]`) {
+		t.Errorf("output:\n%s", res.TOML)
+	}
+	got := res.Config.VRRPInstances[0].TrackFile
+	if len(got) != 2 || got[0].Weight != -2 || got[0].Reverse || got[1].Weight != 30 || !got[1].Reverse {
+		t.Errorf("track_file = %+v", got)
+	}
+	if len(res.Findings) != 0 {
+		t.Errorf("findings = %v", res.Findings)
+	}
+}

@@ -21,7 +21,6 @@ var instanceUnsupported = map[string]string{
 	"old_unicast_checksum":       "xlb computes VRRPv3 checksums as RFC 5798 says",
 	"vrf":                        "xlb has no VRF support",
 	"dont_track_primary":         "xlb always tracks the instance's interface",
-	"track_file":                 "xlb's VRRP does not track files yet (a [[track_file]] serves file_check only)",
 	"track_process":              "xlb has no process tracking",
 	"track_bfd":                  "xlb has no BFD",
 	"mcast_src_ip":               "xlb sends multicast advertisements from the interface's primary address",
@@ -58,7 +57,7 @@ var instanceUnsupported = map[string]string{
 var groupUnsupported = map[string]string{
 	"track_interface":            "xlb tracks interfaces per vrrp_instance; put track_interface in the instances",
 	"track_script":               "xlb tracks scripts per vrrp_instance; put track_script in the instances",
-	"track_file":                 "xlb's VRRP does not track files yet (a [[track_file]] serves file_check only)",
+	"track_file":                 "xlb tracks files per vrrp_instance; put track_file in the instances",
 	"track_process":              "xlb has no process tracking",
 	"track_bfd":                  "xlb has no BFD",
 	"global_tracking":            "xlb tracks per vrrp_instance",
@@ -395,11 +394,15 @@ func (c *converter) vrrpInstance(n *Node) {
 			}
 		case "track_interface":
 			if c.block(k, 0, 0) {
-				appendElems(t, k, "track_interface", c.trackEntries(t, k, false))
+				appendElems(t, k, "track_interface", c.trackEntries(t, k, trackInterface))
 			}
 		case "track_script":
 			if c.block(k, 0, 0) {
-				appendElems(t, k, "track_script", c.trackEntries(t, k, true))
+				appendElems(t, k, "track_script", c.trackEntries(t, k, trackScript))
+			}
+		case "track_file":
+			if c.block(k, 0, 0) {
+				appendElems(t, k, "track_file", c.trackEntries(t, k, trackFile))
 			}
 		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify":
 			c.notify(t, k)
@@ -848,9 +851,19 @@ func (c *converter) unicastPeers(k *Node) []elem {
 	return elems
 }
 
-// trackEntries converts track_interface { IF [weight N [reverse]] } or
-// track_script { NAME [weight N [reverse|noreverse]] }.
-func (c *converter) trackEntries(t *table, k *Node, script bool) []elem {
+// What trackEntries converts.
+type trackKind int
+
+const (
+	trackInterface trackKind = iota
+	trackScript
+	trackFile
+)
+
+// trackEntries converts track_interface { IF [weight N [reverse]] },
+// track_script { NAME [weight N [reverse|noreverse]] } or track_file
+// { NAME [weight N [reverse|noreverse]] }.
+func (c *converter) trackEntries(t *table, k *Node, kind trackKind) []elem {
 	var elems []elem
 	for _, e := range k.Block {
 		if e.HasBlock {
@@ -859,12 +872,17 @@ func (c *converter) trackEntries(t *table, k *Node, script bool) []elem {
 		}
 		el := elem{lead: opComments(e.Comments), comment: trailingComment(e.Comment), origin: e.Pos}
 		name := e.Keyword
-		if script && !c.scriptNames[name] {
+		if kind == trackScript && !c.scriptNames[name] {
 			c.findings = append(c.findings, Finding{Pos: e.Pos, Keyword: name, Severity: Warning, Msg: fmt.Sprintf("no vrrp_script %q; keepalived ignores the track_script entry", name)})
 			t.add(&item{lead: append(el.lead, noteComment("track_script %s left out: there is no such vrrp_script (keepalived ignores it too)", name)), origin: e.Pos})
 			continue
 		}
-		if !script && !c.ifName(e, name) {
+		if kind == trackFile && !c.trackFileNames[name] {
+			c.findings = append(c.findings, Finding{Pos: e.Pos, Keyword: name, Severity: Warning, Msg: fmt.Sprintf("no track_file %q with a file; keepalived ignores the track_file entry", name)})
+			t.add(&item{lead: append(el.lead, noteComment("track_file %s left out: there is no such track_file with a file (keepalived ignores it too)", name)), origin: e.Pos})
+			continue
+		}
+		if kind == trackInterface && !c.ifName(e, name) {
 			continue
 		}
 		value := name
@@ -884,6 +902,10 @@ func (c *converter) trackEntries(t *table, k *Node, script bool) []elem {
 				switch args[2] {
 				case "noreverse":
 				case "reverse":
+					if kind == trackFile {
+						value += " reverse"
+						break
+					}
 					reason := "xlb has no reverse weights"
 					c.findings = append(c.findings, Finding{Pos: e.Pos, Keyword: name, Severity: Unsupported, Msg: "reverse: " + reason})
 					t.add(&item{lead: append(el.lead, noteComment("not imported: %s %s (%s)", k.Keyword, e.Line(), reason)), origin: e.Pos})
