@@ -409,7 +409,7 @@ static __always_inline struct nexthop *client_nexthop(__be32 client)
  * header and first 8 bytes of payload (RFC 792), and sends it back the way
  * it came. The kernel would do the same for a datagram to a local
  * address; this is what IPVS does before its DNAT. */
-static __always_inline int reply_frag_needed(struct xdp_md *ctx, __u16 mtu)
+static __noinline int reply_frag_needed(struct xdp_md *ctx, __u32 mtu)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -740,7 +740,7 @@ static __always_inline void set_outer_addr(struct packet *p, int dst, __be32 add
  *
  * An error is always sent back to the quoted datagram's source; anything
  * else, or an error about no tracked connection, is the kernel's. */
-static __always_inline int icmp_v4(struct xdp_md *ctx, struct packet *p)
+static __noinline int icmp_v4(struct xdp_md *ctx, struct packet *p)
 {
 	struct iphdr *in = p->inner;
 	struct service_key sk;
